@@ -1,0 +1,65 @@
+"""Fixtures shared by every app's tests: people (owner, friend, outsider) and streams."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+
+from streams import services
+from streams.models import Stream
+
+# Origin hook clients (post_srs, post_nginx) are used by every app that needs a live stream.
+pytest_plugins = ["streams.tests.hook_clients"]
+
+StreamFactory = Callable[..., tuple[Stream, str]]
+
+
+@pytest.fixture
+def owner(django_user_model: type[User]) -> User:
+    """A streamer: owns the streams in these tests."""
+    return django_user_model.objects.create_user("owner", "owner@example.com", "owner-pass-123")
+
+
+@pytest.fixture
+def friend(django_user_model: type[User]) -> User:
+    return django_user_model.objects.create_user("friend", "friend@example.com", "friend-pass-123")
+
+
+@pytest.fixture
+def outsider(django_user_model: type[User]) -> User:
+    return django_user_model.objects.create_user("outsider", "outsider@example.com", "outsider-pass-123")
+
+
+@pytest.fixture
+def admin_user(django_user_model: type[User]) -> User:
+    return django_user_model.objects.create_superuser("root", "root@example.com", "root-pass-123")
+
+
+@pytest.fixture
+def make_stream(owner: User) -> StreamFactory:
+    """Create a stream through the service; returns (stream, plain key)."""
+
+    def make(slug: str = "alice", **kwargs: Any) -> tuple[Stream, str]:
+        return services.create_stream(owner=kwargs.pop("owner", owner), slug=slug, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def stream_and_key(make_stream: StreamFactory) -> tuple[Stream, str]:
+    return make_stream("alice", title="Alice live")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    layer = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    broker = "redis" if "redis" in settings.Q_CLUSTER else "orm"
+    return [
+        f"database: {database['ENGINE'].rsplit('.', 1)[-1]} {database.get('HOST') or ''} {database['NAME']}",
+        f"channel layer: {layer}; django-q2 broker: {broker}",
+    ]

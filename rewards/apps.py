@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class RewardsConfig(AppConfig):
+    """Settlement, ledger, balances, payouts, leaderboards (earnings issue)."""
+
+    name = "rewards"

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from streamrp2p_site import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("", include("streams.urls")),
+]
+
+handler400 = "streamrp2p_site.errors.bad_request"
+handler404 = "streamrp2p_site.errors.page_not_found"
+handler500 = "streamrp2p_site.errors.server_error"

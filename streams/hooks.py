@@ -1,0 +1,231 @@
+"""HTTP callbacks from the origin media server (SRS JSON, nginx-rtmp forms).
+
+The origin blocks the publisher or player while it waits for us, and SRS refuses every publish
+while this URL is unreachable, so these views do nothing but parse, authenticate and call one
+service function: no network I/O, no slow work.
+
+Answers: allowed = HTTP 200 ``{"code": 0}``; refused = 4xx with ``{"code": <status>, "error":
+{...}}`` (SRS reads a non-200 or a non-zero ``code`` as a refusal, nginx-rtmp any non-2xx).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.views.decorators.csrf import csrf_exempt
+
+from streamrp2p_site.errors import error_body
+from streams import services
+from streams.models import Origin
+
+log = logging.getLogger(__name__)
+
+MAX_FIELD_LENGTH = 64
+# Players of HLS or HTTP-FLV are reported under the file name (SRS: on_play stream=<slug>.m3u8).
+PLAYBACK_SUFFIXES = (".m3u8", ".flv")
+
+
+class BadHook(Exception):
+    """The hook body is malformed; answered with 400."""
+
+
+def _allowed() -> JsonResponse:
+    return JsonResponse({"code": 0})
+
+
+def _refused(status: int, code: str, message: str) -> JsonResponse:
+    # SRS refuses on a non-200 status or a non-zero top-level "code"; nginx-rtmp on any non-2xx.
+    return JsonResponse({"code": status, **error_body(code, message)}, status=status)
+
+
+def _secret_ok(request: HttpRequest) -> bool:
+    given = request.GET.get("secret", "")
+    return hmac.compare_digest(given.encode("utf-8"), settings.HOOK_SECRET.encode("utf-8"))
+
+
+def _text(data: Mapping[str, Any], name: str, *, required: bool = True) -> str:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadHook(f"Missing field {name!r}.")
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise BadHook(f"Field {name!r} must be a string.")
+    if len(value) > MAX_FIELD_LENGTH or "\x00" in value:
+        raise BadHook(f"Field {name!r} is too long or contains invalid characters.")
+    return value
+
+
+def _ip(data: Mapping[str, Any], name: str) -> str | None:
+    """The client address, or None when absent or not an IP (never a reason to refuse)."""
+    value = data.get(name)
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def _stream_name(data: Mapping[str, Any], name: str) -> str:
+    value = _text(data, name)
+    for suffix in PLAYBACK_SUFFIXES:
+        if value.endswith(suffix):
+            return value[: -len(suffix)]
+    return value
+
+
+def _run(request: HttpRequest, handler: Callable[[], None]) -> JsonResponse:
+    try:
+        handler()
+    except BadHook as exc:
+        return _refused(400, "bad_request", str(exc))
+    except services.StreamError as exc:
+        log.info("origin hook refused %s: %s", request.path, exc.code)
+        return _refused(exc.status, exc.code, exc.message)
+    return _allowed()
+
+
+def _guard(request: HttpRequest) -> JsonResponse | None:
+    if request.method != "POST":
+        return _refused(405, "method_not_allowed", "Origin hooks are POST requests.")
+    if not _secret_ok(request):
+        return _refused(403, "bad_hook_secret", "Wrong or missing hook secret.")
+    return None
+
+
+# --- SRS ----------------------------------------------------------------------------------------
+
+
+def _srs_key(data: Mapping[str, Any]) -> str | None:
+    param = data.get("param")
+    if not isinstance(param, str):
+        return None
+    return parse_qs(param.lstrip("?")).get("key", [None])[0]
+
+
+def _srs_publish(data: Mapping[str, Any]) -> None:
+    services.admit_publish(
+        services.PublishRequest(
+            origin=Origin.SRS,
+            app=_text(data, "app"),
+            slug=_text(data, "stream"),
+            key=_srs_key(data),
+            client_id=_text(data, "client_id"),
+            server_id=_text(data, "server_id", required=False),
+            ip=_ip(data, "ip"),
+        )
+    )
+
+
+def _srs_unpublish(data: Mapping[str, Any]) -> None:
+    services.end_publish(
+        origin=Origin.SRS,
+        slug=_text(data, "stream"),
+        client_id=_text(data, "client_id"),
+        server_id=_text(data, "server_id", required=False),
+    )
+
+
+def _srs_play(data: Mapping[str, Any]) -> None:
+    services.record_play(
+        slug=_stream_name(data, "stream"), client_id=_text(data, "client_id"), ip=_ip(data, "ip")
+    )
+
+
+def _srs_stop(data: Mapping[str, Any]) -> None:
+    services.record_stop(slug=_stream_name(data, "stream"), client_id=_text(data, "client_id"))
+
+
+SRS_ACTIONS: dict[str, Callable[[Mapping[str, Any]], None]] = {
+    "on_publish": _srs_publish,
+    "on_unpublish": _srs_unpublish,
+    "on_play": _srs_play,
+    "on_stop": _srs_stop,
+}
+
+
+@csrf_exempt
+def srs_hook(request: HttpRequest) -> JsonResponse:
+    """``POST /hooks/srs?secret=…`` — every SRS ``http_hooks`` callback points here."""
+    refused = _guard(request)
+    if refused is not None:
+        return refused
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return _refused(400, "bad_request", "The body is not valid JSON.")
+    if not isinstance(data, dict):
+        return _refused(400, "bad_request", "The body must be a JSON object.")
+    action = data.get("action")
+    if not isinstance(action, str) or not action:
+        return _refused(400, "bad_request", "Missing field 'action'.")
+    handler = SRS_ACTIONS.get(action)
+    if handler is None:
+        return _allowed()  # on_hls, on_dvr, on_connect, on_close…: SRS sends more than we use.
+    return _run(request, lambda: handler(data))
+
+
+# --- nginx-rtmp ---------------------------------------------------------------------------------
+
+
+def _nginx_publish(data: Mapping[str, Any]) -> None:
+    services.admit_publish(
+        services.PublishRequest(
+            origin=Origin.NGINX_RTMP,
+            app=_text(data, "app"),
+            slug=_text(data, "name"),
+            key=data.get("key") or None,
+            client_id=_text(data, "clientid"),
+            ip=_ip(data, "addr"),
+        )
+    )
+
+
+def _nginx_publish_done(data: Mapping[str, Any]) -> None:
+    services.end_publish(
+        origin=Origin.NGINX_RTMP, slug=_text(data, "name"), client_id=_text(data, "clientid")
+    )
+
+
+def _nginx_play(data: Mapping[str, Any]) -> None:
+    services.record_play(slug=_text(data, "name"), client_id=_text(data, "clientid"), ip=_ip(data, "addr"))
+
+
+def _nginx_play_done(data: Mapping[str, Any]) -> None:
+    services.record_stop(slug=_text(data, "name"), client_id=_text(data, "clientid"))
+
+
+NGINX_EVENTS: dict[str, Callable[[Mapping[str, Any]], None]] = {
+    "publish": _nginx_publish,
+    "publish_done": _nginx_publish_done,
+    "play": _nginx_play,
+    "play_done": _nginx_play_done,
+}
+
+
+@csrf_exempt
+def nginx_rtmp_hook(request: HttpRequest, event: str) -> JsonResponse:
+    """``POST /hooks/nginx-rtmp/<event>?secret=…`` — ``on_<event>`` of nginx's rtmp module."""
+    refused = _guard(request)
+    if refused is not None:
+        return refused
+    handler = NGINX_EVENTS.get(event)
+    if handler is None:
+        return _allowed()  # on_connect, on_update, on_done, on_record_done: nothing to do.
+    try:
+        data = request.POST
+    except MultiPartParserError:
+        return _refused(400, "bad_request", "The body is not a valid form.")
+    return _run(request, lambda: handler(data))
