@@ -24,7 +24,7 @@ migrate: $(VENV)/.installed
 
 ## run: install, migrate, create a local admin + demo stream, serve ASGI on :8000 with a worker
 run: migrate
-	$(BIN)/python manage.py bootstrap
+	$(BIN)/python manage.py bootstrap --port $(PORT)
 	$(BIN)/python manage.py serve --port $(PORT)
 
 ## test: lint (ruff), type-check (mypy) and the whole pytest suite

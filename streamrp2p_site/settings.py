@@ -50,6 +50,25 @@ for _name, _template in (("ORIGIN_RTMP_URL", ORIGIN_RTMP_URL), ("ORIGIN_HLS_URL"
     if "{stream}" not in _template:
         raise ImproperlyConfigured(f"{_name} must contain {{stream}}, got {_template!r}")
 
+# A live session whose origin sent signs of life (nginx on_update, SRS on_hls) but none for this
+# long counts as lost: a new publisher with the right key may then take the stream over.
+STREAM_SESSION_SILENCE_SECONDS = env_int("STREAM_SESSION_SILENCE_SECONDS", 60, minimum=1)
+
+# --- Node network ---------------------------------------------------------------------------
+# New nodes wait for an admin's approval before they get an assignment.
+NODE_APPROVAL_REQUIRED = env_bool("NODE_APPROVAL_REQUIRED", False)
+HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 10, minimum=1)
+# A node is stale after missing ~2 heartbeats and offline after ~6.
+NODE_STALE_AFTER_INTERVALS = 2.5
+NODE_OFFLINE_AFTER_INTERVALS = 6
+# At most this many heartbeats per node per interval (the agent sends one; retries need room).
+HEARTBEAT_RATE_LIMIT = env_int("HEARTBEAT_RATE_LIMIT", 5, minimum=1)
+ENROLLMENT_TOKEN_TTL_HOURS = env_int("ENROLLMENT_TOKEN_TTL_HOURS", 24, minimum=1)
+# Physical bounds for what a heartbeat may claim; beyond them values are clamped and flagged.
+NODE_MAX_UPLINK_MBPS = env_int("NODE_MAX_UPLINK_MBPS", 10_000, minimum=1)
+NODE_MAX_VIEWERS = env_int("NODE_MAX_VIEWERS", 10_000, minimum=1)
+NODE_MAX_REQUESTS_PER_SECOND = env_int("NODE_MAX_REQUESTS_PER_SECOND", 5_000, minimum=1)
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -149,7 +168,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -175,6 +196,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["streamrp2p_site.parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "streamrp2p_site.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {

@@ -15,7 +15,9 @@ def streams_with_live_state() -> QuerySet[Stream]:
         Stream.objects.filter(is_active=True)
         .annotate(
             live_since=Subquery(live_session.values("started_at")[:1]),
-            viewer_total=Count("viewers", filter=Q(viewers__ended_at__isnull=True)),
+            viewer_total=Count(
+                "viewers", filter=Q(viewers__ended_at__isnull=True, viewers__session__ended_at__isnull=True)
+            ),
         )
         .order_by("slug")
     )

@@ -62,9 +62,20 @@ def _text(data: Mapping[str, Any], name: str, *, required: bool = True) -> str:
         value = str(value)
     if not isinstance(value, str):
         raise BadHook(f"Field {name!r} must be a string.")
-    if len(value) > MAX_FIELD_LENGTH or "\x00" in value:
+    if len(value) > MAX_FIELD_LENGTH or not _clean(value):
         raise BadHook(f"Field {name!r} is too long or contains invalid characters.")
     return value
+
+
+def _clean(value: str) -> bool:
+    """No NUL (PostgreSQL refuses it) and no lone surrogates (they cannot be encoded)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _ip(data: Mapping[str, Any], name: str) -> str | None:
@@ -112,6 +123,8 @@ def _srs_key(data: Mapping[str, Any]) -> str | None:
     param = data.get("param")
     if not isinstance(param, str):
         return None
+    if not _clean(param):
+        raise BadHook("Field 'param' contains invalid characters.")
     return parse_qs(param.lstrip("?")).get("key", [None])[0]
 
 
@@ -148,8 +161,19 @@ def _srs_stop(data: Mapping[str, Any]) -> None:
     services.record_stop(slug=_stream_name(data, "stream"), client_id=_text(data, "client_id"))
 
 
+def _srs_hls(data: Mapping[str, Any]) -> None:
+    # on_hls fires for every segment SRS writes: the publish is alive.
+    services.record_signal(
+        origin=Origin.SRS,
+        slug=_text(data, "stream"),
+        client_id=_text(data, "client_id"),
+        server_id=_text(data, "server_id", required=False),
+    )
+
+
 SRS_ACTIONS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "on_publish": _srs_publish,
+    "on_hls": _srs_hls,
     "on_unpublish": _srs_unpublish,
     "on_play": _srs_play,
     "on_stop": _srs_stop,
@@ -163,8 +187,9 @@ def srs_hook(request: HttpRequest) -> JsonResponse:
     if refused is not None:
         return refused
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        # Strict UTF-8 first: json.loads(bytes) would let encoded lone surrogates through.
+        data = json.loads(request.body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _refused(400, "bad_request", "The body is not valid JSON.")
     if not isinstance(data, dict):
         return _refused(400, "bad_request", "The body must be a JSON object.")
@@ -207,8 +232,17 @@ def _nginx_play_done(data: Mapping[str, Any]) -> None:
     services.record_stop(slug=_text(data, "name"), client_id=_text(data, "clientid"))
 
 
+def _nginx_update(data: Mapping[str, Any]) -> None:
+    # on_update fires every notify_update_timeout for each connection; publishers' keep us current.
+    if data.get("name") and data.get("clientid"):
+        services.record_signal(
+            origin=Origin.NGINX_RTMP, slug=_text(data, "name"), client_id=_text(data, "clientid")
+        )
+
+
 NGINX_EVENTS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "publish": _nginx_publish,
+    "update": _nginx_update,
     "publish_done": _nginx_publish_done,
     "play": _nginx_play,
     "play_done": _nginx_play_done,
@@ -225,7 +259,10 @@ def nginx_rtmp_hook(request: HttpRequest, event: str) -> JsonResponse:
     if handler is None:
         return _allowed()  # on_connect, on_update, on_done, on_record_done: nothing to do.
     try:
-        data = request.POST
+        # nginx-rtmp writes its own fields (app, name, clientid, addr…) first and appends the
+        # publish URL's query arguments after them: the first value is nginx's, a later one is
+        # the publisher's (…/live/alice?key=…&name=bob must not publish as bob).
+        data = {name: values[0] for name, values in request.POST.lists() if values}
     except MultiPartParserError:
         return _refused(400, "bad_request", "The body is not a valid form.")
     return _run(request, lambda: handler(data))

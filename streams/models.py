@@ -67,6 +67,8 @@ class StreamSession(models.Model):
     started_at = models.DateTimeField(db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=32, blank=True)
+    # Newest sign of life from the origin for this publish (nginx-rtmp on_update, SRS on_hls).
+    last_signal_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -89,6 +91,7 @@ class StreamViewer(models.Model):
     """One playing connection reported by the origin's play/stop hooks."""
 
     stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="viewers")
+    session = models.ForeignKey(StreamSession, on_delete=models.CASCADE, related_name="viewers")
     client_id = models.CharField(max_length=64)
     viewer_ip = models.GenericIPAddressField(null=True, blank=True)
     started_at = models.DateTimeField()

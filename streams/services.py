@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from streams import keys
-from streams.models import PUBLISH_APP, Stream, StreamSession, StreamViewer
+from streams.models import PUBLISH_APP, Origin, Stream, StreamSession, StreamViewer
+from streams.signals import stream_went_live, stream_went_offline
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +136,14 @@ def admit_publish(request: PublishRequest) -> StreamSession:
                 request.server_id,
             ):
                 return live
-            raise PublishRefused("already_live", "Another publisher is live on this stream.", 409)
+            if not _silent(live):
+                raise PublishRefused("already_live", "Another publisher is live on this stream.", 409)
+            # The origin stopped reporting this publish (crash, lost on_unpublish): take over.
+            _close_session(live, "silent")
+        elif request.origin == Origin.SRS and request.server_id and _ended_before(stream, request):
+            # SRS client ids are unique per server: this on_publish is a late copy of one whose
+            # on_unpublish we already had. Opening a session now would leave it live forever.
+            raise PublishRefused("session_ended", "This publish has already ended.", 409)
         try:
             with transaction.atomic():
                 session = StreamSession.objects.create(
@@ -146,8 +156,41 @@ def admit_publish(request: PublishRequest) -> StreamSession:
                 )
         except IntegrityError:
             raise PublishRefused("already_live", "Another publisher is live on this stream.", 409) from None
+        transaction.on_commit(
+            lambda: stream_went_live.send(sender=Stream, stream=stream, session=session), robust=True
+        )
     log.info("stream live: %s (client %s from %s)", stream.slug, request.client_id, request.ip)
     return session
+
+
+def _silent(session: StreamSession) -> bool:
+    """True when the origin sent signs of life for this session once, but none lately.
+
+    Sessions of an origin that sends none (hooks not configured) never count as silent: a
+    second publisher is then refused until on_unpublish or an admin ends the session.
+    """
+    if session.last_signal_at is None:
+        return False
+    silence = timedelta(seconds=settings.STREAM_SESSION_SILENCE_SECONDS)
+    return session.last_signal_at < timezone.now() - silence
+
+
+def _ended_before(stream: Stream, request: PublishRequest) -> bool:
+    return StreamSession.objects.filter(
+        stream=stream,
+        origin=request.origin,
+        server_id=request.server_id,
+        client_id=request.client_id,
+        ended_at__isnull=False,
+    ).exists()
+
+
+def record_signal(*, origin: str, slug: str, client_id: str, server_id: str = "") -> bool:
+    """Note that the origin still carries this publish (periodic hooks); False if no such session."""
+    touched = StreamSession.objects.filter(
+        stream__slug=slug, ended_at__isnull=True, origin=origin, client_id=client_id, server_id=server_id
+    ).update(last_signal_at=timezone.now())
+    return touched > 0
 
 
 def end_publish(
@@ -194,20 +237,40 @@ def _close_session(session: StreamSession, reason: str) -> None:
     session.save(update_fields=["ended_at", "end_reason"])
     # Players cannot outlive the publish at the origin; their stop hooks may never come.
     StreamViewer.objects.filter(stream_id=session.stream_id, ended_at__isnull=True).update(ended_at=now)
+    transaction.on_commit(
+        lambda: stream_went_offline.send(sender=Stream, stream=session.stream, session=session), robust=True
+    )
 
 
 # --- Viewers ------------------------------------------------------------------------------------
 
 
 def record_play(*, slug: str, client_id: str, ip: str | None = None) -> bool:
-    """Count a player; returns False when this client was already counted (duplicate hook)."""
-    stream_id = Stream.objects.filter(slug=slug).values_list("id", flat=True).first()
-    if stream_id is None:
+    """Count a player of the live session; False when not counted (offline, or a duplicate hook).
+
+    A player of an offline stream is allowed (it waits for the publish) but not counted, so no
+    ghost viewer is carried into the next session.
+    """
+    live_session = StreamSession.objects.filter(stream=OuterRef("pk"), ended_at__isnull=True)
+    found = (
+        Stream.objects.filter(slug=slug)
+        .annotate(live_session_id=Subquery(live_session.values("pk")[:1]))
+        .values_list("pk", "live_session_id")
+        .first()
+    )
+    if found is None:
         raise StreamError("unknown_stream", f"No stream {slug!r}.", 404)
+    stream_id, session_id = found
+    if session_id is None:
+        return False
     try:
         with transaction.atomic():
             StreamViewer.objects.create(
-                stream_id=stream_id, client_id=client_id, viewer_ip=ip, started_at=timezone.now()
+                stream_id=stream_id,
+                session_id=session_id,
+                client_id=client_id,
+                viewer_ip=ip,
+                started_at=timezone.now(),
             )
     except IntegrityError:
         return False

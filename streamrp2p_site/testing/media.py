@@ -86,8 +86,9 @@ class NginxRtmpOrigin:
     The origin also writes HLS (``hls_dir``) and serves it over HTTP on ``http_port``.
     """
 
-    def __init__(self, workdir: Path, *, hook_base_url: str, secret: str) -> None:
+    def __init__(self, workdir: Path, *, hook_base_url: str, secret: str, update_seconds: int = 5) -> None:
         self.workdir = workdir
+        self.update_seconds = update_seconds
         self.hook_base_url = hook_base_url.rstrip("/")
         self.secret = secret
         self.rtmp_port = free_port()
@@ -130,6 +131,9 @@ rtmp {{
             on_publish_done {self._hook("publish_done")};
             on_play {self._hook("play")};
             on_play_done {self._hook("play_done")};
+            # Periodic signs of life, so a session the origin lost can be taken over.
+            on_update {self._hook("update")};
+            notify_update_timeout {self.update_seconds}s;
             hls on;
             hls_path {self.hls_dir};
             hls_fragment 1s;

@@ -25,9 +25,9 @@ def credentials(tmp_path, monkeypatch, settings):
     return path
 
 
-def run_bootstrap() -> str:
+def run_bootstrap(*args: str) -> str:
     out = io.StringIO()
-    call_command("bootstrap", stdout=out)
+    call_command("bootstrap", *args, stdout=out)
     return out.getvalue()
 
 
@@ -67,3 +67,10 @@ def test_refuses_to_run_with_debug_off(credentials, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="local development only"):
         run_bootstrap()
+
+
+def test_prints_urls_for_the_port_it_will_serve_on(credentials):
+    output = run_bootstrap("--port", "8123")
+    assert "http://127.0.0.1:8123/admin/" in output
+    assert "http://127.0.0.1:8123/hooks/srs?secret=" in output
+    assert ":8000" not in output

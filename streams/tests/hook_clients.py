@@ -67,24 +67,27 @@ SrsPoster = Callable[..., HttpResponse]
 
 
 @pytest.fixture
-def post_srs(client: Client) -> SrsPoster:
+def post_srs(client: Client, django_capture_on_commit_callbacks: Any) -> SrsPoster:
     def post(body: Any, *, secret: str | None = None, raw: bytes | None = None) -> HttpResponse:
         secret = settings.HOOK_SECRET if secret is None else secret
         data = raw if raw is not None else json.dumps(body)
-        return client.post(f"/hooks/srs?secret={secret}", data=data, content_type="application/json")
+        # Tests run inside a transaction: run what the hook queued for after commit, as production does.
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(f"/hooks/srs?secret={secret}", data=data, content_type="application/json")
 
     return post
 
 
 @pytest.fixture
-def post_nginx(client: Client) -> Callable[..., HttpResponse]:
+def post_nginx(client: Client, django_capture_on_commit_callbacks: Any) -> Callable[..., HttpResponse]:
     def post(event: str, form: dict[str, str], *, secret: str | None = None) -> HttpResponse:
         secret = settings.HOOK_SECRET if secret is None else secret
         # nginx-rtmp sends application/x-www-form-urlencoded bodies.
-        return client.post(
-            f"/hooks/nginx-rtmp/{event}?secret={secret}",
-            data=urlencode(form),
-            content_type="application/x-www-form-urlencoded",
-        )
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                f"/hooks/nginx-rtmp/{event}?secret={secret}",
+                data=urlencode(form),
+                content_type="application/x-www-form-urlencoded",
+            )
 
     return post

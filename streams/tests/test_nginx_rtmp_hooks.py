@@ -78,3 +78,22 @@ def test_answers_400_to_a_broken_multipart_body(client, stream_and_key):
         content_type="multipart/form-data; boundary=x",
     )
     assert response.status_code == 400
+
+
+def test_publish_url_arguments_cannot_override_nginx_fields(client, make_stream):
+    """…/live/alice?key=<alice's key>&name=bob must not open a session for bob."""
+    _, alice_key = make_stream("alice")
+    make_stream("bob")
+    # nginx-rtmp's body: its own fields first, then the publish URL's arguments verbatim.
+    body = (
+        "app=live&flashver=FMLE&swfurl=&tcurl=rtmp%3A%2F%2F127.0.0.1%2Flive&pageurl=&addr=127.0.0.1"
+        f"&clientid=3&call=publish&name=alice&type=live&key={alice_key}&name=bob&clientid=999&addr=203.0.113.9"
+    )
+    response = client.post(
+        f"/hooks/nginx-rtmp/publish?secret={settings.HOOK_SECRET}",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    session = StreamSession.objects.get()
+    assert (session.stream.slug, session.client_id, session.publisher_ip) == ("alice", "3", "127.0.0.1")

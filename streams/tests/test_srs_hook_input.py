@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.conf import settings
 
@@ -70,3 +72,29 @@ def test_ignores_extra_query_parameters_in_param(post_srs, stream_and_key):
     _, key = stream_and_key
     body = srs_payload("on_publish", param=f"?vhost=x&key={key}&token=abc")
     assert post_srs(body).status_code == 200
+
+
+def test_refuses_a_hook_without_any_secret_parameter(client, stream_and_key):
+    _, key = stream_and_key
+    body = json.dumps(srs_payload("on_publish", key=key))
+    response = client.post("/hooks/srs", data=body, content_type="application/json")
+    assert response.status_code == 403
+    assert not StreamSession.objects.exists()
+
+
+def test_answers_400_to_deeply_nested_json(post_srs):
+    assert post_srs(None, raw=b"[" * 200_000).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"action": "on_publish", "app": "live", "stream": "al\\udfffice", "client_id": "c"}',
+        b'{"action": "on_publish", "app": "live", "stream": "alice", "client_id": "c\\ud800"}',
+        b'{"action": "on_publish", "app": "live", "stream": "a", "client_id": "c", "param": "?key=\\udfff"}',
+        b'{"action": "on_publish", "app": "live", "stream": "al\xed\xa0\x80ice", "client_id": "c"}',
+    ],
+    ids=["escaped-in-stream", "escaped-in-client-id", "escaped-in-param", "raw-bytes"],
+)
+def test_answers_400_to_lone_surrogates(post_srs, stream_and_key, raw):
+    assert post_srs(None, raw=raw).status_code == 400

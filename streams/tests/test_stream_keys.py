@@ -53,6 +53,7 @@ def test_createstream_prints_a_key_that_admits_a_publish(owner, post_srs):
         (["zed", "--owner", "owner", "--rate", "1.234"], "2 decimal places"),
         (["zed", "--owner", "owner", "--rate", "lots"], "amount"),
         (["zed", "--owner", "owner", "--rate", "NaN"], "non-negative"),
+        (["zed", "--owner", "owner", "--rate", "1e30"], "too large"),
     ],
 )
 def test_createstream_refuses_bad_input_with_a_clear_message(owner, args, message):

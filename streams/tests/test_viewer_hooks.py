@@ -13,7 +13,13 @@ def viewers(client, slug="alice"):
     return {s["slug"]: s for s in client.get("/api/v1/streams").json()}[slug]["viewers"]
 
 
-def test_counts_rtmp_and_hls_players_and_forgets_them_on_stop(post_srs, stream_and_key, client):
+@pytest.fixture
+def live(post_srs, stream_and_key):
+    _, key = stream_and_key
+    assert post_srs(srs_payload("on_publish", key=key, client_id="pub")).status_code == 200
+
+
+def test_counts_rtmp_and_hls_players_and_forgets_them_on_stop(post_srs, live, client):
     post_srs(srs_payload("on_play", client_id="rtmp-1"))
     post_srs(srs_payload("on_play", stream="alice.m3u8", client_id="hls-1"))
     assert viewers(client) == 2
@@ -21,27 +27,27 @@ def test_counts_rtmp_and_hls_players_and_forgets_them_on_stop(post_srs, stream_a
     assert viewers(client) == 1
 
 
-def test_a_duplicate_play_hook_counts_once(post_srs, stream_and_key, client):
+def test_a_duplicate_play_hook_counts_once(post_srs, live, client):
     post_srs(srs_payload("on_play", client_id="v1"))
     post_srs(srs_payload("on_play", client_id="v1"))
     assert viewers(client) == 1
 
 
-def test_a_stop_for_an_unknown_player_changes_nothing(post_srs, stream_and_key, client):
+def test_a_stop_for_an_unknown_player_changes_nothing(post_srs, live, client):
     post_srs(srs_payload("on_play", client_id="v1"))
     assert post_srs(srs_payload("on_stop", client_id="never-played")).status_code == 200
     assert post_srs(srs_payload("on_stop", stream="no-such-stream", client_id="v1")).status_code == 200
     assert viewers(client) == 1
 
 
-def test_a_repeated_stop_never_goes_below_zero(post_srs, stream_and_key, client):
+def test_a_repeated_stop_never_goes_below_zero(post_srs, live, client):
     post_srs(srs_payload("on_play", client_id="v1"))
     post_srs(srs_payload("on_stop", client_id="v1"))
     post_srs(srs_payload("on_stop", client_id="v1"))
     assert viewers(client) == 0
 
 
-def test_a_player_can_come_back_with_the_same_client_id(post_srs, stream_and_key, client):
+def test_a_player_can_come_back_with_the_same_client_id(post_srs, live, client):
     post_srs(srs_payload("on_play", client_id="v1"))
     post_srs(srs_payload("on_stop", client_id="v1"))
     post_srs(srs_payload("on_play", client_id="v1"))
@@ -53,16 +59,32 @@ def test_refuses_play_of_an_unknown_stream(post_srs, stream_and_key):
     assert response.status_code == 404
 
 
-def test_unpublish_ends_every_viewer_of_the_stream(post_srs, stream_and_key, client):
-    _, key = stream_and_key
-    post_srs(srs_payload("on_publish", key=key, client_id="pub"))
+def test_unpublish_ends_every_viewer_of_the_stream(post_srs, live, client):
     post_srs(srs_payload("on_play", client_id="v1"))
     post_srs(srs_payload("on_play", client_id="v2"))
     post_srs(srs_payload("on_unpublish", client_id="pub"))
     assert viewers(client) == 0
 
 
-def test_nginx_play_and_play_done_update_the_count(post_nginx, stream_and_key, client):
+def test_a_player_waiting_for_an_offline_stream_is_allowed_but_not_carried_into_the_next_session(
+    post_srs, stream_and_key, client
+):
+    _, key = stream_and_key
+    assert post_srs(srs_payload("on_play", client_id="early")).status_code == 200
+    assert viewers(client) == 0
+    post_srs(srs_payload("on_publish", key=key, client_id="pub"))
+    assert viewers(client) == 0
+
+
+def test_a_play_arriving_after_unpublish_is_not_counted_later(post_srs, live, stream_and_key, client):
+    _, key = stream_and_key
+    post_srs(srs_payload("on_unpublish", client_id="pub"))
+    post_srs(srs_payload("on_play", client_id="late"))
+    post_srs(srs_payload("on_publish", key=key, client_id="pub2"))
+    assert viewers(client) == 0
+
+
+def test_nginx_play_and_play_done_update_the_count(post_nginx, post_srs, live, client):
     assert post_nginx("play", nginx_form(clientid="30")).status_code == 200
     assert viewers(client) == 1
     assert post_nginx("play_done", nginx_form(clientid="30")).status_code == 200

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from streams import keys, services
 from streams.models import Stream
@@ -31,7 +31,11 @@ def credentials_path() -> Path:
 class Command(BaseCommand):
     help = "Create a local admin and a demo stream when none exist, and print how to use them."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000, help="Port the site will be served on.")
+
     def handle(self, *args: Any, **options: Any) -> None:
+        self.site = f"http://127.0.0.1:{options['port']}"
         if not settings.DEBUG:
             raise CommandError("bootstrap is for local development only (DEBUG is off).")
         path = credentials_path()
@@ -58,7 +62,7 @@ class Command(BaseCommand):
     def _print(self, saved: dict[str, str]) -> None:
         out = self.stdout.write
         out("")
-        out("Site:   http://127.0.0.1:8000/   (admin: http://127.0.0.1:8000/admin/, API: /api/v1/streams)")
+        out(f"Site:   {self.site}/   (admin: {self.site}/admin/, API: {self.site}/api/v1/streams)")
         user = get_user_model().objects.filter(username=saved.get("admin_username", "")).first()
         if user is not None and user.check_password(saved.get("admin_password", "")):
             out(f"Admin:  {saved['admin_username']} / {saved['admin_password']}")
@@ -69,8 +73,7 @@ class Command(BaseCommand):
             out(f"Stream: publish with OBS/ffmpeg to {stream.rtmp_url()}?key={saved['stream_key']}")
         else:
             out("Stream: keys are shown once; get a new one with manage.py rotatekey SLUG")
-        out(
-            f"Origin hooks (nginx-rtmp): on_publish http://127.0.0.1:8000/hooks/nginx-rtmp/publish?secret={settings.HOOK_SECRET}"
-        )
-        out(f"Origin hooks (SRS):        http://127.0.0.1:8000/hooks/srs?secret={settings.HOOK_SECRET}")
+        secret = settings.HOOK_SECRET
+        out(f"Origin hooks (nginx-rtmp): on_<event> {self.site}/hooks/nginx-rtmp/<event>?secret={secret}")
+        out(f"Origin hooks (SRS):        {self.site}/hooks/srs?secret={secret}")
         out("")

@@ -18,7 +18,11 @@ def parse_rate(value: str) -> Decimal:
         raise CommandError(f"--rate must be an amount like 2.50, got {value!r}") from None
     if not rate.is_finite() or rate < 0:
         raise CommandError(f"--rate must be a non-negative amount, got {value!r}")
-    if rate != rate.quantize(Decimal("0.01")):
+    try:
+        exact = rate == rate.quantize(Decimal("0.01"))
+    except InvalidOperation:  # too many digits to quantize, e.g. 1e30
+        raise CommandError(f"--rate is too large, got {value!r}") from None
+    if not exact:
         raise CommandError(f"--rate has at most 2 decimal places, got {value!r}")
     return rate
 

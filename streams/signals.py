@@ -1,0 +1,11 @@
+"""Stream lifecycle signals, sent after the change is committed.
+
+Other apps react without streams depending on them (nodes assigns relays when a stream goes
+live and withdraws them when it ends). Receivers run inside the origin's hook request, so they
+must stay quick: a few queries, no network I/O.
+"""
+
+from django.dispatch import Signal
+
+stream_went_live = Signal()  # sender=Stream, stream=<Stream>, session=<StreamSession>
+stream_went_offline = Signal()  # sender=Stream, stream=<Stream>, session=<StreamSession>
