@@ -41,7 +41,8 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/hooks.py
+	cd bench && ../$(BIN)/python hooks.py
+	cd bench && ../$(BIN)/python heartbeats.py 2000 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -12,7 +12,7 @@ from streams import services
 from streams.models import Stream
 
 # Origin hook clients (post_srs, post_nginx) are used by every app that needs a live stream.
-pytest_plugins = ["streams.tests.hook_clients"]
+pytest_plugins = ["streams.tests.hook_clients", "nodes.tests.fixtures"]
 
 StreamFactory = Callable[..., tuple[Stream, str]]
 
@@ -59,7 +59,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     database = settings.DATABASES["default"]
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"]
     broker = "redis" if "redis" in settings.Q_CLUSTER else "orm"
+    test_name = database.get("TEST", {}).get("NAME") or f"test_{database['NAME']}"
+    where = f"{database.get('HOST') or 'local'}:{database.get('PORT') or ''}"
     return [
-        f"database: {database['ENGINE'].rsplit('.', 1)[-1]} {database.get('HOST') or ''} {database['NAME']}",
+        f"database: {database['ENGINE'].rsplit('.', 1)[-1]} at {where}, test database {test_name}",
         f"channel layer: {layer}; django-q2 broker: {broker}",
     ]

@@ -2,6 +2,9 @@ from django.apps import AppConfig
 
 
 class NodesConfig(AppConfig):
-    """Node, enrollment tokens, node API keys, heartbeat ingest, liveness (node-network issue)."""
+    """Node, enrollment tokens, node API keys, heartbeat ingest, liveness, assignment."""
 
     name = "nodes"
+
+    def ready(self) -> None:
+        from nodes import assignment  # noqa: F401  (connects the stream lifecycle receivers)

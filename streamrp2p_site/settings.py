@@ -204,6 +204,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Public stream listing and the node API (versioned under /api/v1/).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "nodeApiKey": {"type": "http", "scheme": "bearer", "description": "The node's API key (nk_…)."}
+        }
+    },
 }
 
 # --- Logging: human-readable one-liners on stderr ---------------------------------------------

@@ -8,7 +8,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("", include("streams.urls")),
+    path("", include("nodes.urls")),
 ]
 
 handler400 = "streamrp2p_site.errors.bad_request"

@@ -86,13 +86,21 @@ class NginxRtmpOrigin:
     The origin also writes HLS (``hls_dir``) and serves it over HTTP on ``http_port``.
     """
 
-    def __init__(self, workdir: Path, *, hook_base_url: str, secret: str, update_seconds: int = 5) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        hook_base_url: str,
+        secret: str,
+        update_seconds: int = 5,
+        ports: tuple[int, int] | None = None,
+    ) -> None:
         self.workdir = workdir
         self.update_seconds = update_seconds
         self.hook_base_url = hook_base_url.rstrip("/")
         self.secret = secret
-        self.rtmp_port = free_port()
-        self.http_port = free_port()
+        # Reusing the ports of an earlier origin restarts "the same" origin.
+        self.rtmp_port, self.http_port = ports or (free_port(), free_port())
         self.hls_dir = workdir / "hls"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -192,13 +200,33 @@ http {{
 
 
 def publish_test_source(
-    rtmp_url: str, *, seconds: float, video_bitrate: str = "1M", size: str = "640x360", fps: int = 30
+    rtmp_url: str,
+    *,
+    seconds: float,
+    video_bitrate: str = "1M",
+    size: str = "640x360",
+    fps: int = 30,
+    pattern: str = "testsrc2",
 ) -> subprocess.Popen[bytes]:
-    """ffmpeg publishing a lavfi test pattern with a tone, in real time, for ``seconds``."""
+    """ffmpeg publishing a lavfi test pattern with a tone, in real time, for ``seconds``.
+
+    The video is constant bitrate (x264 CBR with filler), so ``video_bitrate`` really crosses
+    the origin and the relays, however simple the picture.
+    """
     video = ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(fps)]
-    rate = ["-b:v", video_bitrate, "-maxrate", video_bitrate, "-bufsize", video_bitrate]
+    video += ["-x264-params", "nal-hrd=cbr:force-cfr=1"]
+    rate = [
+        "-b:v",
+        video_bitrate,
+        "-minrate",
+        video_bitrate,
+        "-maxrate",
+        video_bitrate,
+        "-bufsize",
+        video_bitrate,
+    ]
     command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re"]
-    command += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}"]
+    command += ["-f", "lavfi", "-i", f"{pattern}=size={size}:rate={fps}"]
     command += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", str(seconds)]
     command += [*video, *rate, "-c:a", "aac", "-b:a", "64k", "-f", "flv", rtmp_url]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

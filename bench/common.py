@@ -1,0 +1,44 @@
+"""Shared set-up for benchmarks: Django on a throw-away test database, and latency tables."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamrp2p_site.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # one log line per request would drown the figures
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+
+@contextmanager
+def test_database() -> Iterator[str]:
+    """Create the test database (SQLite file, or test_<name> on PostgreSQL) and drop it after."""
+    setup_test_environment()
+    name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        yield settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    finally:
+        connection.creation.destroy_test_db(name, verbosity=0)
+
+
+def print_latencies(figures: dict[str, list[float]]) -> None:
+    print(f"{'what':<16}{'count':>7}{'mean':>8}{'p50':>8}{'p95':>8}{'max':>8}   (ms)")
+    for name, samples in figures.items():
+        ordered = sorted(samples)
+        p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
+        print(
+            f"{name:<16}{len(samples):>7}{statistics.fmean(samples):8.2f}{statistics.median(samples):8.2f}"
+            f"{p95:8.2f}{ordered[-1]:8.2f}"
+        )

@@ -1,0 +1,148 @@
+"""``streamr-node register | run | status``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import socket
+import sys
+import urllib.request
+from pathlib import Path
+
+from streamr_node import __version__
+from streamr_node.agent import run_forever
+from streamr_node.config import (
+    DEFAULT_LISTEN,
+    Config,
+    ConfigError,
+    default_config_path,
+    load,
+    parse_listen,
+    save,
+)
+from streamr_node.coordinator import Coordinator, CoordinatorError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamr-node", description="Relay a StreamrP2P live stream.")
+    parser.add_argument("--version", action="version", version=f"streamr-node {__version__}")
+    parser.add_argument(
+        "--config", type=Path, default=None, help=f"config file (default {default_config_path()})"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    register = commands.add_parser("register", help="enroll this machine with a one-time token")
+    register.add_argument("--coordinator", required=True, help="the site, e.g. https://streamr.example")
+    register.add_argument("--token", required=True, help="one-time enrollment token from the site")
+    register.add_argument(
+        "--public-url", required=True, help="where viewers reach this node, e.g. http://1.2.3.4:8090"
+    )
+    register.add_argument("--name", default=socket.gethostname(), help="a name for this node")
+    register.add_argument(
+        "--listen", default=DEFAULT_LISTEN, help="HOST:PORT to serve on (default %(default)s)"
+    )
+    register.add_argument("--data-dir", default="", help="where the HLS window is kept")
+
+    run = commands.add_parser("run", help="relay the assigned stream until Ctrl-C")
+    run.add_argument("--listen", default=None, help="HOST:PORT to serve on (default: from the config)")
+    run.add_argument("--data-dir", default=None, help="where the HLS window is kept")
+
+    commands.add_parser("status", help="show the configuration, coordinator and relay state")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
+    )
+    path: Path = args.config or default_config_path()
+    try:
+        if args.command == "register":
+            return _register(args, path)
+        if args.command == "run":
+            return _run(args, path)
+        return _status(path)
+    except ConfigError as exc:
+        print(f"streamr-node: {exc}", file=sys.stderr)
+        return 2
+
+
+def _register(args: argparse.Namespace, path: Path) -> int:
+    parse_listen(args.listen)
+
+    async def call() -> dict[str, object]:
+        coordinator = Coordinator(args.coordinator)
+        try:
+            return await coordinator.register(token=args.token, name=args.name, public_url=args.public_url)
+        finally:
+            await coordinator.close()
+
+    try:
+        answer = asyncio.run(call())
+    except CoordinatorError as exc:
+        print(f"streamr-node: registration failed: {exc}", file=sys.stderr)
+        return 1
+    config = Config(
+        coordinator=args.coordinator.rstrip("/"),
+        node_id=int(str(answer["node_id"])),
+        api_key=str(answer["api_key"]),
+        public_url=args.public_url.rstrip("/"),
+        name=args.name,
+        listen=args.listen,
+        data_dir=args.data_dir,
+    )
+    save(config, path)
+    print(f"Registered node {config.node_id} ({answer['approval']}); configuration saved to {path}")
+    print("Start relaying with: streamr-node run")
+    return 0
+
+
+def _run(args: argparse.Namespace, path: Path) -> int:
+    config = load(path)
+    if args.listen:
+        parse_listen(args.listen)
+        config.listen = args.listen
+    if args.data_dir is not None:
+        config.data_dir = args.data_dir
+    run_forever(config)
+    return 0
+
+
+def _status(path: Path) -> int:
+    config = load(path)
+    print(f"config:      {path}")
+    print(f"node:        {config.node_id} ({config.name}), public URL {config.public_url}")
+    print(f"coordinator: {config.coordinator}, API key {config.api_key[:3]}…{config.api_key[-4:]}")
+
+    async def me() -> dict[str, object]:
+        coordinator = Coordinator(config.coordinator, config.api_key)
+        try:
+            return await coordinator.me()
+        finally:
+            await coordinator.close()
+
+    healthy = True
+    try:
+        state = asyncio.run(me())
+        summary = f"{state['status']}, {state['approval']}, relays {state['assignment']}"
+        print(f"             reachable; {summary}")
+    except CoordinatorError as exc:
+        healthy = False
+        print(f"             {exc}")
+    host, port = config.listen_address()
+    local = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104
+    try:
+        with urllib.request.urlopen(f"http://{local}:{port}/healthz", timeout=3) as response:
+            relay = json.load(response)
+        ffmpeg_state = "running" if relay["ffmpeg_running"] else "stopped"
+        print(
+            f"relay:       running agent; stream {relay['stream']}, ffmpeg {ffmpeg_state}, "
+            f"newest segment {relay['newest_segment_age']} s, {relay['viewers']} viewer(s)"
+        )
+    except OSError:
+        healthy = False
+        print(f"relay:       no agent answers on {local}:{port} (start it with: streamr-node run)")
+    return 0 if healthy else 1

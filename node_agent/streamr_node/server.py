@@ -1,0 +1,82 @@
+"""The node's HTTP server: the relayed HLS under /hls/<stream>/, and /healthz for probes."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+SLUG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+FILE = re.compile(r"^[A-Za-z0-9_-]{1,100}\.(m3u8|ts)$")
+CONTENT_TYPES = {"m3u8": "application/vnd.apple.mpegurl", "ts": "video/mp2t"}
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Range, Content-Type",
+}
+VIEWER_WINDOW_SECONDS = 30.0
+
+
+@dataclass
+class Stats:
+    """Monotonic counters since this agent started, and who watched recently."""
+
+    bytes_served: int = 0
+    segments_served: int = 0
+    http_requests: int = 0
+    recent_clients: dict[str, float] = field(default_factory=dict)
+
+    def viewers(self, now: float | None = None) -> int:
+        now = time.monotonic() if now is None else now
+        cutoff = now - VIEWER_WINDOW_SECONDS
+        for address in [a for a, seen in self.recent_clients.items() if seen < cutoff]:
+            del self.recent_clients[address]
+        return len(self.recent_clients)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method == "OPTIONS":
+        return web.Response(status=204, headers=CORS)
+    response = await handler(request)
+    response.headers.update(CORS)
+    return response
+
+
+def make_app(hls_root: Path, stats: Stats, health: Callable[[], dict[str, Any]]) -> web.Application:
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, **health()})
+
+    async def hls(request: web.Request) -> web.Response:
+        slug, name = request.match_info["slug"], request.match_info["name"]
+        stats.http_requests += 1
+        if not SLUG.match(slug) or not FILE.match(name):
+            raise web.HTTPNotFound()
+        path = hls_root / slug / name
+        try:
+            body = await asyncio.to_thread(path.read_bytes)  # off the event loop
+        except (FileNotFoundError, IsADirectoryError):
+            raise web.HTTPNotFound() from None
+        extension = name.rsplit(".", 1)[1]
+        stats.bytes_served += len(body)
+        if extension == "ts":
+            stats.segments_served += 1
+        stats.recent_clients[request.remote or "?"] = time.monotonic()
+        cache = "no-cache" if extension == "m3u8" else "max-age=60"
+        return web.Response(
+            body=body, content_type=CONTENT_TYPES[extension], headers={"Cache-Control": cache}
+        )
+
+    app = web.Application(middlewares=[cors])
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/hls/{slug}/{name}", hls)
+    return app

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from nodes import services
+from nodes.models import EnrollmentToken, Node, NodeMinute
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("online", "online"), ("stale", "stale"), ("offline", "offline")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        now = timezone.now()
+        if self.value() == "online":
+            return queryset.filter(stale_after__gt=now)
+        if self.value() == "stale":
+            return queryset.filter(stale_after__lte=now, offline_after__gt=now)
+        if self.value() == "offline":
+            return queryset.exclude(offline_after__gt=now)
+        return queryset
+
+
+@admin.register(Node)
+class NodeAdmin(admin.ModelAdmin[Node]):
+    list_display = [
+        "name", "owner", "approval", "status", "last_seen_at", "assigned_stream", "viewers",
+        "relay_running", "agent_version", "anomalies",
+    ]  # fmt: skip
+    list_filter = ["approval", StatusFilter, "assigned_stream", "relay_running"]
+    list_select_related = ["owner", "assigned_stream"]
+    search_fields = ["name", "owner__username", "public_url"]
+    readonly_fields = [
+        "api_key_hint", "created_at", "last_seen_at", "stale_after", "offline_after", "agent_session",
+        "agent_version", "last_seq", "bytes_served_total", "segments_served_total", "http_requests_total",
+        "viewers", "relaying_slug", "relay_running", "newest_segment_age", "anomalies", "last_anomaly",
+        "last_anomaly_at", "assigned_stream", "assigned_at",
+    ]  # fmt: skip
+    fields = ["owner", "name", "public_url", "approval", "pinned_stream", *readonly_fields]
+    actions = ["approve", "suspend"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # nodes register themselves with an enrollment token
+
+    @admin.display(description="status")
+    def status(self, node: Node) -> str:
+        return node.status
+
+    @admin.action(description="Approve / reinstate")
+    def approve(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
+        self.message_user(request, f"{services.approve(queryset)} node(s) approved.")
+
+    @admin.action(description="Suspend (no assignment, no earnings)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
+        count = services.suspend(queryset, reason=f"admin {request.user.get_username()}")
+        self.message_user(request, f"{count} node(s) suspended.")
+
+
+@admin.register(NodeMinute)
+class NodeMinuteAdmin(admin.ModelAdmin[NodeMinute]):
+    list_display = [
+        "node",
+        "minute",
+        "stream",
+        "heartbeats",
+        "healthy_heartbeats",
+        "bytes_served",
+        "max_viewers",
+        "clamped",
+    ]
+    list_filter = ["stream", "minute"]
+    list_select_related = ["node", "stream"]
+    date_hierarchy = "minute"
+    readonly_fields = [f.name for f in NodeMinute._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(EnrollmentToken)
+class EnrollmentTokenAdmin(admin.ModelAdmin[EnrollmentToken]):
+    list_display = ["user", "created_at", "expires_at", "used_at", "node"]
+    list_filter = ["used_at", "expires_at"]
+    list_select_related = ["user", "node"]
+    readonly_fields = ["user", "created_at", "expires_at", "used_at", "node"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made on the "add a node" page or with manage.py enrollmenttoken

@@ -1,0 +1,193 @@
+"""Node API (/api/v1/nodes/…) and the public /dashboard of who relays what."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Prefetch
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from nodes import assignment, services
+from nodes.models import Approval, Node
+from nodes.serializers import (
+    HeartbeatAnswerSerializer,
+    HeartbeatSerializer,
+    NodeStateSerializer,
+    RegisteredSerializer,
+    RegisterSerializer,
+)
+from streamrp2p_site import tokens
+from streamrp2p_site.errors import error_body
+
+# The node API's Bearer scheme (declared in SPECTACULAR_SETTINGS["APPEND_COMPONENTS"]).
+NODE_AUTH: list[dict[str, list[str]]] = [{"nodeApiKey": []}]
+
+ERRORS = {
+    400: OpenApiResponse(description='Bad body: {"error": {"code", "message", "fields"}}'),
+    401: OpenApiResponse(description="Missing or unknown API key."),
+    429: OpenApiResponse(description="Too many heartbeats; see Retry-After."),
+}
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    response = Response(error_body(code, message), status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="streamrp2p-nodes"'
+    return response
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None
+
+
+def _seconds_until_allowed(api_key: str) -> int | None:
+    """Fixed-window limit per key (checked before any database work); None when allowed."""
+    window = settings.HEARTBEAT_INTERVAL_SECONDS
+    now = time.time()
+    slot = int(now // window)
+    key = f"hb-rate:{tokens.digest(api_key)[:32]}:{slot}"
+    try:
+        count = cache.incr(key)  # one round trip in the common case
+    except ValueError:  # first beat of this window
+        count = 1 if cache.add(key, 1, timeout=window * 2) else cache.incr(key)
+    if count > settings.HEARTBEAT_RATE_LIMIT:
+        return max(1, math.ceil((slot + 1) * window - now))
+    return None
+
+
+class NodeAPIView(APIView):
+    """Node endpoints authenticate by hand with the Bearer API key (not sessions or CSRF)."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [permissions.AllowAny]
+
+
+class RegisterView(NodeAPIView):
+    @extend_schema(
+        request=RegisterSerializer,
+        responses={
+            201: RegisteredSerializer,
+            400: ERRORS[400],
+            403: OpenApiResponse(description="Bad token."),
+        },
+        summary="Register a node with a one-time enrollment token",
+    )
+    def post(self, request: Request) -> Response:
+        form = RegisterSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            node, api_key = services.register_node(**form.validated_data)
+        except services.NodeError as exc:
+            return _error(exc.status, exc.code, exc.message)
+        body = {
+            "node_id": node.pk,
+            "api_key": api_key,
+            "approval": node.approval,
+            "heartbeat_interval": node.heartbeat_interval,
+        }
+        return Response(RegisteredSerializer(body).data, status=201)
+
+
+class HeartbeatView(NodeAPIView):
+    @extend_schema(
+        request=HeartbeatSerializer,
+        responses={200: HeartbeatAnswerSerializer, **ERRORS},
+        auth=NODE_AUTH,  # type: ignore[arg-type]
+        summary="Report relay state and counters; get the assignment and the next interval",
+    )
+    def post(self, request: Request) -> Response:
+        api_key = _bearer(request)
+        if api_key is None:
+            return _error(401, "unauthenticated", "Send 'Authorization: Bearer <api key>'.")
+        wait = _seconds_until_allowed(api_key)
+        if wait is not None:
+            response = _error(429, "rate_limited", f"Too many heartbeats; retry in {wait} s.")
+            response["Retry-After"] = str(wait)
+            return response
+        node = services.authenticate(api_key)
+        if node is None:
+            return _error(401, "bad_api_key", "Unknown API key.")
+        form = HeartbeatSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        beat = services.Heartbeat(
+            seq=data["seq"],
+            agent_session=data["agent_session"],
+            bytes_served=data["counters"]["bytes_served"],
+            segments_served=data["counters"]["segments_served"],
+            http_requests=data["counters"]["http_requests"],
+            viewers=data["viewers"],
+            ffmpeg_running=data["relay"]["ffmpeg_running"],
+            newest_segment_age=data["relay"]["newest_segment_age"],
+            agent_version=data["agent_version"],
+            stream=data.get("stream") or "",
+            public_url=data.get("public_url"),
+        )
+        result = services.record_heartbeat(node, beat)
+        stream = result.assignment
+        body = {
+            "accepted": result.accepted,
+            "assignment": {"stream": stream.slug, "origin_rtmp_url": stream.rtmp_url()} if stream else None,
+            "next_heartbeat_in": result.interval,
+            "approval": node.approval,
+            "clamped": list(result.clamped),
+        }
+        return Response(body)
+
+
+class MeView(NodeAPIView):
+    @extend_schema(
+        responses={200: NodeStateSerializer, 401: ERRORS[401]},
+        summary="This node's state",
+        auth=NODE_AUTH,  # type: ignore[arg-type]
+    )
+    def get(self, request: Request) -> Response:
+        api_key = _bearer(request)
+        node = services.authenticate(api_key) if api_key else None
+        if node is None:
+            return _error(401, "bad_api_key", "Missing or unknown API key.")
+        return Response(NodeStateSerializer(node).data)
+
+
+def dashboard(request: HttpRequest) -> JsonResponse:
+    """Live streams and the nodes relaying each (approved, not offline), for viewers and tools."""
+    now = timezone.now()
+    relays = Node.objects.filter(approval=Approval.APPROVED, offline_after__gt=now).order_by("pk")
+    streams = (
+        assignment.live_streams()
+        .order_by("slug")
+        .prefetch_related(Prefetch("assigned_nodes", queryset=relays, to_attr="relays"))
+    )
+    body = {
+        "generated_at": now.isoformat(),
+        "streams": [
+            {
+                "stream_id": stream.slug,
+                "title": stream.title,
+                "node_count": len(stream.relays),
+                "nodes": [
+                    {
+                        "node_id": node.pk,
+                        "name": node.name,
+                        "status": node.status_at(now),
+                        "hls_url": node.hls_url(stream.slug),
+                        "last_seen_at": node.last_seen_at.isoformat() if node.last_seen_at else None,
+                    }
+                    for node in stream.relays
+                ],
+            }
+            for stream in streams
+        ],
+    }
+    return JsonResponse(body)

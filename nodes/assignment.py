@@ -1,0 +1,105 @@
+"""Which live stream each node relays.
+
+Policy (simple on purpose, documented in the README):
+- only approved nodes that are online (heartbeat deadline not passed) get an assignment;
+- a node pinned to a stream (the stream its owner supports) relays that stream only, when live;
+- any other node relays a live stream, the one with the fewest assigned nodes (ties: slug), so
+  that relays spread over concurrent streams;
+- when a stream goes offline its nodes are released and re-assigned to another live stream.
+An assignment is kept while the node is stale (it may come back); nodes without one get one at
+their next heartbeat.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.dispatch import receiver
+from django.utils import timezone
+
+from nodes.models import Approval, Node, online_q
+from streams.models import Stream, StreamSession
+from streams.signals import stream_went_live, stream_went_offline
+
+log = logging.getLogger(__name__)
+
+
+def live_streams() -> QuerySet[Stream]:
+    # Exists(), not sessions__ended_at__isnull: that join would also match streams never published.
+    live_session = StreamSession.objects.filter(stream=OuterRef("pk"), ended_at__isnull=True)
+    return Stream.objects.filter(Exists(live_session), is_active=True)
+
+
+def assignable_nodes() -> QuerySet[Node]:
+    return Node.objects.filter(
+        online_q(timezone.now()), approval=Approval.APPROVED, assigned_stream__isnull=True
+    )
+
+
+def choose_stream(node: Node) -> Stream | None:
+    candidates = live_streams()
+    if node.pinned_stream_id is not None:
+        candidates = candidates.filter(pk=node.pinned_stream_id)
+    online_relays = Count("assigned_nodes", filter=Q(assigned_nodes__stale_after__gt=timezone.now()))
+    return candidates.annotate(relays=online_relays).order_by("relays", "slug").first()
+
+
+def assign_node(node: Node) -> Stream | None:
+    """Give an unassigned, approved node a live stream; returns the node's stream afterwards."""
+    if node.approval != Approval.APPROVED:
+        return None
+    if node.assigned_stream_id is not None:
+        return node.assigned_stream
+    stream = choose_stream(node)
+    if stream is None:
+        return None
+    # Conditional update: a concurrent heartbeat of the same node cannot assign it twice.
+    now = timezone.now()
+    if Node.objects.filter(pk=node.pk, assigned_stream__isnull=True).update(
+        assigned_stream=stream, assigned_at=now
+    ):
+        node.assigned_stream, node.assigned_at = stream, now
+        log.info("node %s assigned to %s", node.pk, stream.slug)
+        return stream
+    node.refresh_from_db(fields=["assigned_stream", "assigned_at"])
+    return node.assigned_stream
+
+
+def assign_waiting_nodes(stream: Stream) -> int:
+    """Assign every online, approved, unassigned node that may relay ``stream`` to it."""
+    waiting = assignable_nodes().filter(Q(pinned_stream__isnull=True) | Q(pinned_stream=stream))
+    count = waiting.update(assigned_stream=stream, assigned_at=timezone.now())
+    if count:
+        log.info("%d node(s) assigned to %s", count, stream.slug)
+    return count
+
+
+def release_nodes(stream: Stream) -> int:
+    """Withdraw ``stream`` from its nodes, then spread them over the streams still live."""
+    count = Node.objects.filter(assigned_stream=stream).update(assigned_stream=None, assigned_at=None)
+    if count:
+        log.info("%d node(s) released from %s", count, stream.slug)
+    others = list(live_streams().exclude(pk=stream.pk).order_by("slug"))
+    if others:
+        # Round-robin the unpinned nodes over the streams still live; pinned ones go home.
+        free = list(assignable_nodes().filter(pinned_stream__isnull=True).values_list("pk", flat=True))
+        now = timezone.now()
+        for index, other in enumerate(others):
+            chunk = free[index :: len(others)]
+            Node.objects.filter(pk__in=chunk, assigned_stream__isnull=True).update(
+                assigned_stream=other, assigned_at=now
+            )
+            assignable_nodes().filter(pinned_stream=other).update(assigned_stream=other, assigned_at=now)
+    return count
+
+
+@receiver(stream_went_live, dispatch_uid="nodes.assign_on_live")
+def _on_stream_live(sender: Any, stream: Stream, **kwargs: Any) -> None:
+    assign_waiting_nodes(stream)
+
+
+@receiver(stream_went_offline, dispatch_uid="nodes.release_on_offline")
+def _on_stream_offline(sender: Any, stream: Stream, **kwargs: Any) -> None:
+    release_nodes(stream)

@@ -1,0 +1,71 @@
+"""Node fixtures: registered nodes and a heartbeat client that speaks like the agent."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from nodes import services
+from nodes.models import Node
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def register(friend) -> Callable[..., tuple[Node, str]]:
+    def make(name: str = "n1", user: Any = None, public_url: str | None = None) -> tuple[Node, str]:
+        _, token = services.create_enrollment_token(user or friend)
+        return services.register_node(
+            token=token, name=name, public_url=public_url or f"http://{name}.example:8090"
+        )
+
+    return make
+
+
+def beat_body(seq: int = 1, session: str = "s1", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "seq": seq,
+        "agent_session": session,
+        "stream": "",
+        "counters": {"bytes_served": 0, "segments_served": 0, "http_requests": 0},
+        "viewers": 0,
+        "relay": {"ffmpeg_running": False, "newest_segment_age": None},
+        "agent_version": "0.1.0",
+    }
+    body.update(overrides)
+    return body
+
+
+class NodeClient:
+    def __init__(self, client: Client, api_key: str) -> None:
+        self.client = client
+        self.api_key = api_key
+        self.session = uuid.uuid4().hex
+        self.seq = 0
+
+    def beat(self, **overrides: Any) -> Any:
+        self.seq += 1
+        body = beat_body(self.seq, self.session, **overrides)
+        return self.post(body)
+
+    def post(self, body: Any, *, raw: bytes | None = None, api_key: str | None = None) -> Any:
+        return self.client.post(
+            "/api/v1/nodes/heartbeat",
+            data=raw if raw is not None else json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {api_key or self.api_key}",
+        )
+
+
+@pytest.fixture
+def node_client(client: Client) -> Callable[[str], NodeClient]:
+    return lambda api_key: NodeClient(client, api_key)
