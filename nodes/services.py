@@ -210,7 +210,10 @@ def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None
     if clamped:
         log.warning("node %s heartbeat clamped: %s", node.pk, "; ".join(clamped))
     stream = node.assigned_stream if node.approval == Approval.APPROVED else None
-    if stream is None and node.approval == Approval.APPROVED:
+    # An online node got its assignment when the stream went live (assignment receivers); only a
+    # node (re)joining now may be missing one. Steady-state heartbeats add no query for this.
+    rejoining = node.stale_after is None or node.stale_after <= now
+    if stream is None and node.approval == Approval.APPROVED and rejoining:
         stream = assignment.assign_node(node)
     return HeartbeatResult(True, stream, interval, tuple(clamped))
 
@@ -265,7 +268,11 @@ def _add_to_bucket(
 
 
 def approve(nodes: QuerySet[Node]) -> int:
-    count = nodes.exclude(approval=Approval.APPROVED).update(approval=Approval.APPROVED)
+    """Approve (or reinstate) nodes; those online get an assignment at once if a stream is live."""
+    pending = list(nodes.exclude(approval=Approval.APPROVED).values_list("pk", flat=True))
+    count = Node.objects.filter(pk__in=pending).update(approval=Approval.APPROVED)
+    for node in Node.objects.filter(pk__in=pending, stale_after__gt=timezone.now()):
+        assignment.assign_node(node)
     log.info("%d node(s) approved", count)
     return count
 

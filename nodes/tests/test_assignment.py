@@ -58,6 +58,7 @@ def test_pending_and_suspended_nodes_get_no_assignment(
     answer = node_client(suspended_key).beat().json()
     assert answer["assignment"] is None and answer["approval"] == "suspended"
     services.approve(Node.objects.filter(pk=pending.pk))
+    assert Node.objects.get(pk=pending.pk).assigned_stream.slug == "alice"  # at once, while online
     assert node_client(pending_key).beat().json()["assignment"]["stream"] == "alice"
 
 

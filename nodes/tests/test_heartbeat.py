@@ -11,6 +11,7 @@ from django.utils import timezone
 from nodes import services
 from nodes.models import Node, NodeMinute, NodeStatus
 from nodes.tests.fixtures import beat_body
+from streams.tests.hook_clients import srs_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -161,13 +162,18 @@ def test_status_follows_from_the_deadlines(register):
     assert Node.objects.get(pk=node.pk).status_at(now - timedelta(days=1)) == NodeStatus.ONLINE
 
 
-def test_the_heartbeat_path_takes_a_handful_of_queries(register, node_client, django_assert_max_num_queries):
-    _, key = register()
-    agent = node_client(key)
-    agent.beat()
-    # lookup + conditional node update + bucket update (+ savepoints): no per-node scans.
-    with django_assert_max_num_queries(6):
-        assert agent.beat().status_code == 200
+def test_a_steady_heartbeat_takes_three_queries_assigned_or_idle(
+    register, node_client, stream_and_key, post_srs, django_assert_num_queries
+):
+    _idle, idle_key = register("idle")
+    idle_agent = node_client(idle_key)
+    idle_agent.beat()
+    # lookup + conditional node update + bucket upsert (+ the savepoint pair of the transaction)
+    with django_assert_num_queries(5):
+        assert idle_agent.beat().json()["assignment"] is None
+    post_srs(srs_payload("on_publish", key=stream_and_key[1]))
+    with django_assert_num_queries(5):
+        assert idle_agent.beat().json()["assignment"]["stream"] == "alice"
 
 
 def test_me_tells_a_node_its_state(client, register, node_client):
