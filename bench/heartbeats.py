@@ -33,6 +33,7 @@ def heartbeat(seq: int, session: str, viewers: int) -> dict[str, object]:
     return {
         "seq": seq,
         "agent_session": session,
+        "session_started_at": "2026-01-01T00:00:00Z",
         "stream": "bench",
         "counters": {"bytes_served": seq * 1_000_000, "segments_served": seq * 10, "http_requests": seq * 12},
         "viewers": viewers,
@@ -63,9 +64,7 @@ def main(nodes: int, rounds: int) -> None:
         ]  # fmt: skip
         Node.objects.bulk_create(fleet, batch_size=2000)
         stream_services.admit_publish(
-            stream_services.PublishRequest(
-                origin=Origin.SRS, app="live", slug="bench", key=key, client_id="c"
-            )
+            stream_services.PublishRequest(origin=Origin.SRS, app="live", slug="bench", key=key, client_id="c")
         )
         client = Client()
         session = uuid.uuid4().hex

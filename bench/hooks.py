@@ -40,9 +40,7 @@ def main(rounds: int) -> None:
             timed(client, url, publish, figures["on_publish"])
             timed(client, url, {**base, "action": "on_play", "client_id": f"v{n}"}, figures["on_play"])
             timed(client, url, {**base, "action": "on_stop", "client_id": f"v{n}"}, figures["on_stop"])
-            timed(
-                client, url, {**base, "action": "on_unpublish", "client_id": f"p{n}"}, figures["on_unpublish"]
-            )
+            timed(client, url, {**base, "action": "on_unpublish", "client_id": f"p{n}"}, figures["on_unpublish"])
         print(f"origin hook latency over {rounds} rounds on {engine} (full Django request stack)")
         print_latencies(figures)
 

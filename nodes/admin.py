@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -44,11 +45,17 @@ class NodeAdmin(admin.ModelAdmin[Node]):
         "viewers", "relaying_slug", "relay_running", "newest_segment_age", "anomalies", "last_anomaly",
         "last_anomaly_at", "assigned_stream", "assigned_at",
     ]  # fmt: skip
-    fields = ["owner", "name", "public_url", "approval", "pinned_stream", *readonly_fields]
+    readonly_fields = ["approval", *readonly_fields]  # approval changes through the actions below
+    fields = ["owner", "name", "public_url", "pinned_stream", *readonly_fields]
     actions = ["approve", "suspend"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # nodes register themselves with an enrollment token
+
+    def save_model(self, request: HttpRequest, obj: Node, form: ModelForm[Node], change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "pinned_stream" in form.changed_data:
+            services.pin(obj, obj.pinned_stream)  # may move the node to its pinned stream
 
     @admin.display(description="status")
     def status(self, node: Node) -> str:

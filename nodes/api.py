@@ -124,6 +124,7 @@ class HeartbeatView(NodeAPIView):
         beat = services.Heartbeat(
             seq=data["seq"],
             agent_session=data["agent_session"],
+            session_started_at=data["session_started_at"],
             bytes_served=data["counters"]["bytes_served"],
             segments_served=data["counters"]["segments_served"],
             http_requests=data["counters"]["http_requests"],

@@ -5,7 +5,8 @@ Policy (simple on purpose, documented in the README):
 - a node pinned to a stream (the stream its owner supports) relays that stream only, when live;
 - any other node relays a live stream, the one with the fewest assigned nodes (ties: slug), so
   that relays spread over concurrent streams;
-- when a stream goes offline its nodes are released and re-assigned to another live stream.
+- when a stream goes live or offline, the unpinned nodes are spread evenly again over the live
+  streams, moving as few nodes as possible.
 An assignment is kept while the node is stale (it may come back); nodes without one get one at
 their next heartbeat.
 """
@@ -28,14 +29,13 @@ log = logging.getLogger(__name__)
 
 def live_streams() -> QuerySet[Stream]:
     # Exists(), not sessions__ended_at__isnull: that join would also match streams never published.
+    # A stream deactivated while live stays live (and relayed) until its publish ends.
     live_session = StreamSession.objects.filter(stream=OuterRef("pk"), ended_at__isnull=True)
-    return Stream.objects.filter(Exists(live_session), is_active=True)
+    return Stream.objects.filter(Exists(live_session))
 
 
 def assignable_nodes() -> QuerySet[Node]:
-    return Node.objects.filter(
-        online_q(timezone.now()), approval=Approval.APPROVED, assigned_stream__isnull=True
-    )
+    return Node.objects.filter(online_q(timezone.now()), approval=Approval.APPROVED, assigned_stream__isnull=True)
 
 
 def choose_stream(node: Node) -> Stream | None:
@@ -57,9 +57,7 @@ def assign_node(node: Node) -> Stream | None:
         return None
     # Conditional update: a concurrent heartbeat of the same node cannot assign it twice.
     now = timezone.now()
-    if Node.objects.filter(pk=node.pk, assigned_stream__isnull=True).update(
-        assigned_stream=stream, assigned_at=now
-    ):
+    if Node.objects.filter(pk=node.pk, assigned_stream__isnull=True).update(assigned_stream=stream, assigned_at=now):
         node.assigned_stream, node.assigned_at = stream, now
         log.info("node %s assigned to %s", node.pk, stream.slug)
         return stream
@@ -76,28 +74,59 @@ def assign_waiting_nodes(stream: Stream) -> int:
     return count
 
 
+def rebalance() -> int:
+    """Spread the unpinned online nodes evenly over the live streams, moving as few as possible.
+
+    Pinned nodes relay their own stream when it is live. Returns how many nodes changed stream.
+    """
+    now = timezone.now()
+    streams = [s.pk for s in live_streams().order_by("slug")]
+    eligible = Node.objects.filter(online_q(now), approval=Approval.APPROVED)
+    moved = 0
+    for stream_id in streams:  # pinned nodes go home, wherever they were
+        moved += (
+            eligible.filter(pinned_stream_id=stream_id)
+            .exclude(assigned_stream_id=stream_id)
+            .update(assigned_stream_id=stream_id, assigned_at=now)
+        )
+    if not streams:
+        return moved
+    free = list(eligible.filter(pinned_stream__isnull=True).order_by("pk").values_list("pk", "assigned_stream_id"))
+    share, extra = divmod(len(free), len(streams))
+    wanted = {stream_id: share + (index < extra) for index, stream_id in enumerate(streams)}
+    staying: dict[int, list[int]] = {stream_id: [] for stream_id in streams}
+    to_place: list[int] = []
+    for pk, current in free:
+        if current in staying and len(staying[current]) < wanted[current]:
+            staying[current].append(pk)
+        else:
+            to_place.append(pk)
+    for stream_id in streams:
+        need = wanted[stream_id] - len(staying[stream_id])
+        chunk, to_place = to_place[:need], to_place[need:]
+        if chunk:
+            moved += (
+                Node.objects.filter(pk__in=chunk)
+                .exclude(assigned_stream_id=stream_id)
+                .update(assigned_stream_id=stream_id, assigned_at=now)
+            )
+    if moved:
+        log.info("rebalanced: %d node(s) changed stream", moved)
+    return moved
+
+
 def release_nodes(stream: Stream) -> int:
     """Withdraw ``stream`` from its nodes, then spread them over the streams still live."""
     count = Node.objects.filter(assigned_stream=stream).update(assigned_stream=None, assigned_at=None)
     if count:
         log.info("%d node(s) released from %s", count, stream.slug)
-    others = list(live_streams().exclude(pk=stream.pk).order_by("slug"))
-    if others:
-        # Round-robin the unpinned nodes over the streams still live; pinned ones go home.
-        free = list(assignable_nodes().filter(pinned_stream__isnull=True).values_list("pk", flat=True))
-        now = timezone.now()
-        for index, other in enumerate(others):
-            chunk = free[index :: len(others)]
-            Node.objects.filter(pk__in=chunk, assigned_stream__isnull=True).update(
-                assigned_stream=other, assigned_at=now
-            )
-            assignable_nodes().filter(pinned_stream=other).update(assigned_stream=other, assigned_at=now)
+    rebalance()
     return count
 
 
 @receiver(stream_went_live, dispatch_uid="nodes.assign_on_live")
 def _on_stream_live(sender: Any, stream: Stream, **kwargs: Any) -> None:
-    assign_waiting_nodes(stream)
+    rebalance()  # the new stream gets its share, also of nodes already relaying another one
 
 
 @receiver(stream_went_offline, dispatch_uid="nodes.release_on_offline")

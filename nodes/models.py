@@ -13,9 +13,7 @@ from streams.models import Stream
 class EnrollmentToken(models.Model):
     """A one-time token a friend gives `streamr-node register`; only its digest is stored."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollment_tokens"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollment_tokens")
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
@@ -58,6 +56,7 @@ class Node(models.Model):
 
     # What the agent said in its newest accepted heartbeat (counters are totals of its session).
     agent_session = models.CharField(max_length=64, blank=True)
+    agent_session_started_at = models.DateTimeField(null=True, blank=True)
     agent_version = models.CharField(max_length=32, blank=True)
     last_seq = models.BigIntegerField(default=0)
     bytes_served_total = models.BigIntegerField(default=0)

@@ -45,9 +45,7 @@ class NodeError(Exception):
 def create_enrollment_token(user: User, *, ttl: timedelta | None = None) -> tuple[EnrollmentToken, str]:
     ttl = ttl or timedelta(hours=settings.ENROLLMENT_TOKEN_TTL_HOURS)
     token = tokens.new_token(ENROLLMENT_PREFIX)
-    record = EnrollmentToken.objects.create(
-        user=user, token_hash=tokens.digest(token), expires_at=timezone.now() + ttl
-    )
+    record = EnrollmentToken.objects.create(user=user, token_hash=tokens.digest(token), expires_at=timezone.now() + ttl)
     log.info("enrollment token created for %s (expires %s)", user.get_username(), record.expires_at)
     return record, token
 
@@ -95,6 +93,7 @@ def authenticate(api_key: str) -> Node | None:
 class Heartbeat:
     seq: int
     agent_session: str
+    session_started_at: datetime
     bytes_served: int
     segments_served: int
     http_requests: int
@@ -124,11 +123,14 @@ def _bounded(name: str, value: int, limit: float, clamped: list[str]) -> int:
     return value
 
 
-def _deltas(
-    node: Node, beat: Heartbeat, now: datetime, new_session: bool
-) -> tuple[dict[str, int], list[str]]:
-    """Counter increases since the last accepted beat, clamped to what is physically possible."""
-    clamped: list[str] = []
+def _credit(node: Node, beat: Heartbeat, now: datetime, new_session: bool) -> tuple[dict[str, int], list[str]]:
+    """Counter increases to credit since the last accepted beat, and what had to be corrected.
+
+    A new agent session starts from zero. Within a session counters only grow: one that goes
+    backwards is credited nothing (and flagged), and increases are clamped to what the uplink
+    could carry in the time since the last beat.
+    """
+    flags: list[str] = []
     gap = (now - node.last_seen_at).total_seconds() if node.last_seen_at and not new_session else None
     seconds = min(max(gap or node.heartbeat_interval, 1.0), MAX_CREDITED_GAP_SECONDS)
     limits = {
@@ -141,16 +143,22 @@ def _deltas(
         "segments_served": node.segments_served_total,
         "http_requests": node.http_requests_total,
     }
-    deltas = {}
+    credit = {}
     for name, limit in limits.items():
         value = getattr(beat, name)
-        # A new agent session (restart) starts its counters at zero; so does a counter that went
-        # backwards within a session (the agent's own reset): count the new total as the increase.
-        base = 0 if new_session or value < previous[name] else previous[name]
-        if value < 0:
-            base = 0
-        deltas[name] = _bounded(name, value - base, limit, clamped)
-    return deltas, clamped
+        base = 0 if new_session else previous[name]
+        if value < base:
+            flags.append(f"{name} went backwards ({base} to {value})")
+            credit[name] = 0
+            continue
+        credit[name] = _bounded(name, value - base, limit, flags)
+    return credit, flags
+
+
+def _baseline(node: Node, beat: Heartbeat, name: str, credited: int, new_session: bool) -> int:
+    reported: int = max(getattr(beat, name), 0)
+    base: int = 0 if new_session else getattr(node, f"{name}_total")
+    return min(reported, base + credited) if reported >= base else reported
 
 
 def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None) -> HeartbeatResult:
@@ -159,8 +167,12 @@ def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None
     new_session = beat.agent_session != node.agent_session
     if not new_session and beat.seq <= node.last_seq:
         return HeartbeatResult(False, node.assigned_stream, interval)
+    if new_session and node.agent_session_started_at and beat.session_started_at <= node.agent_session_started_at:
+        # A late beat of a replaced agent session (or a second agent sharing this node's key):
+        # crediting it would count its totals again.
+        return HeartbeatResult(False, node.assigned_stream, interval, ("agent session replaced",))
 
-    deltas, clamped = _deltas(node, beat, now, new_session)
+    deltas, clamped = _credit(node, beat, now, new_session)
     viewers = _bounded("viewers", beat.viewers, settings.NODE_MAX_VIEWERS, clamped)
     age = beat.newest_segment_age
     if age is not None and age < 0:
@@ -178,12 +190,13 @@ def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None
         "stale_after": now + timedelta(seconds=interval * settings.NODE_STALE_AFTER_INTERVALS),
         "offline_after": now + timedelta(seconds=interval * settings.NODE_OFFLINE_AFTER_INTERVALS),
         "agent_session": beat.agent_session,
+        "agent_session_started_at": beat.session_started_at,
         "agent_version": beat.agent_version,
         "last_seq": beat.seq,
-        # Stored totals are the clamped ones, so one absurd value cannot inflate later deltas.
-        "bytes_served_total": max(beat.bytes_served, 0),
-        "segments_served_total": max(beat.segments_served, 0),
-        "http_requests_total": max(beat.http_requests, 0),
+        # Totals are the agent's own (a counter that went backwards is the new baseline), but never
+        # more than what was credited: one absurd value cannot make later honest beats look like
+        # a reset that would be credited again.
+        **{f"{name}_total": _baseline(node, beat, name, deltas[name], new_session) for name in deltas},
         "viewers": viewers,
         "relaying_slug": beat.stream,
         "relay_running": beat.ffmpeg_running,
@@ -275,6 +288,19 @@ def approve(nodes: QuerySet[Node]) -> int:
         assignment.assign_node(node)
     log.info("%d node(s) approved", count)
     return count
+
+
+def pin(node: Node, stream: Stream | None) -> None:
+    """Relay only ``stream`` (or any, with None); a current assignment that no longer fits goes."""
+    with transaction.atomic():
+        Node.objects.filter(pk=node.pk).update(pinned_stream=stream)
+        if stream is not None:
+            Node.objects.filter(pk=node.pk).exclude(assigned_stream=stream).update(
+                assigned_stream=None, assigned_at=None
+            )
+    node.refresh_from_db()
+    if node.assigned_stream_id is None:
+        assignment.assign_node(node)
 
 
 def suspend(nodes: QuerySet[Node], *, reason: str = "") -> int:

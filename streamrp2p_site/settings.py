@@ -55,6 +55,9 @@ for _name, _template in (("ORIGIN_RTMP_URL", ORIGIN_RTMP_URL), ("ORIGIN_HLS_URL"
 STREAM_SESSION_SILENCE_SECONDS = env_int("STREAM_SESSION_SILENCE_SECONDS", 60, minimum=1)
 
 # --- Node network ---------------------------------------------------------------------------
+# Node public URLs on loopback/private addresses: fine on one machine, refused in production (the
+# spot-checker fetches these URLs from inside your network).
+NODE_ALLOW_PRIVATE_URLS = env_bool("NODE_ALLOW_PRIVATE_URLS", DEBUG)
 # New nodes wait for an admin's approval before they get an assignment.
 NODE_APPROVAL_REQUIRED = env_bool("NODE_APPROVAL_REQUIRED", False)
 HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 10, minimum=1)
@@ -65,9 +68,18 @@ NODE_OFFLINE_AFTER_INTERVALS = 6
 HEARTBEAT_RATE_LIMIT = env_int("HEARTBEAT_RATE_LIMIT", 5, minimum=1)
 ENROLLMENT_TOKEN_TTL_HOURS = env_int("ENROLLMENT_TOKEN_TTL_HOURS", 24, minimum=1)
 # Physical bounds for what a heartbeat may claim; beyond them values are clamped and flagged.
-NODE_MAX_UPLINK_MBPS = env_int("NODE_MAX_UPLINK_MBPS", 10_000, minimum=1)
+NODE_MAX_UPLINK_MBPS = env_int("NODE_MAX_UPLINK_MBPS", 1_000, minimum=1)
 NODE_MAX_VIEWERS = env_int("NODE_MAX_VIEWERS", 10_000, minimum=1)
 NODE_MAX_REQUESTS_PER_SECOND = env_int("NODE_MAX_REQUESTS_PER_SECOND", 5_000, minimum=1)
+
+# --- Validation -----------------------------------------------------------------------------
+SPOT_CHECK_MIN_OVERLAP = 0.9  # share of a node's frames that must be in the origin's live window
+SPOT_CHECK_FAILURES_TO_SUSPEND = env_int("SPOT_CHECK_FAILURES_TO_SUSPEND", 3, minimum=1)
+SPOT_CHECK_WINDOW_SECONDS = 600  # a failed check voids at most this much time before it
+SPOT_CHECKS_PER_RUN = env_int("SPOT_CHECKS_PER_RUN", 20, minimum=1)  # per minute (django-q2 schedule)
+ORIGIN_HISTORY_SECONDS = 600  # origin fingerprints kept per stream to recognise stale recordings
+# A viewer draws at most this much per minute (8 Mbit/s with headroom); beyond: a fraud flag.
+FRAUD_MAX_BYTES_PER_VIEWER_MINUTE = env_int("FRAUD_MAX_BYTES_PER_VIEWER_MINUTE", 150_000_000, minimum=1)
 
 INSTALLED_APPS = [
     "daphne",

@@ -25,12 +25,8 @@ def streams_with_live_state() -> QuerySet[Stream]:
 
 class StreamSerializer(serializers.ModelSerializer[Stream]):
     live = serializers.SerializerMethodField()
-    live_since = serializers.DateTimeField(
-        allow_null=True, read_only=True, help_text="Start of the live session."
-    )
-    viewers = serializers.IntegerField(
-        source="viewer_total", read_only=True, help_text="Players connected now."
-    )
+    live_since = serializers.DateTimeField(allow_null=True, read_only=True, help_text="Start of the live session.")
+    viewers = serializers.IntegerField(source="viewer_total", read_only=True, help_text="Players connected now.")
 
     class Meta:
         model = Stream

@@ -152,9 +152,7 @@ def _srs_unpublish(data: Mapping[str, Any]) -> None:
 
 
 def _srs_play(data: Mapping[str, Any]) -> None:
-    services.record_play(
-        slug=_stream_name(data, "stream"), client_id=_text(data, "client_id"), ip=_ip(data, "ip")
-    )
+    services.record_play(slug=_stream_name(data, "stream"), client_id=_text(data, "client_id"), ip=_ip(data, "ip"))
 
 
 def _srs_stop(data: Mapping[str, Any]) -> None:
@@ -219,9 +217,7 @@ def _nginx_publish(data: Mapping[str, Any]) -> None:
 
 
 def _nginx_publish_done(data: Mapping[str, Any]) -> None:
-    services.end_publish(
-        origin=Origin.NGINX_RTMP, slug=_text(data, "name"), client_id=_text(data, "clientid")
-    )
+    services.end_publish(origin=Origin.NGINX_RTMP, slug=_text(data, "name"), client_id=_text(data, "clientid"))
 
 
 def _nginx_play(data: Mapping[str, Any]) -> None:
@@ -235,9 +231,7 @@ def _nginx_play_done(data: Mapping[str, Any]) -> None:
 def _nginx_update(data: Mapping[str, Any]) -> None:
     # on_update fires every notify_update_timeout for each connection; publishers' keep us current.
     if data.get("name") and data.get("clientid"):
-        services.record_signal(
-            origin=Origin.NGINX_RTMP, slug=_text(data, "name"), client_id=_text(data, "clientid")
-        )
+        services.record_signal(origin=Origin.NGINX_RTMP, slug=_text(data, "name"), client_id=_text(data, "clientid"))
 
 
 NGINX_EVENTS: dict[str, Callable[[Mapping[str, Any]], None]] = {

@@ -32,9 +32,7 @@ class Stream(models.Model):
     class Meta:
         ordering = ["slug"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(reward_rate_per_hour__gte=0), name="stream_reward_rate_not_negative"
-            ),
+            models.CheckConstraint(condition=Q(reward_rate_per_hour__gte=0), name="stream_reward_rate_not_negative"),
         ]
 
     def __str__(self) -> str:

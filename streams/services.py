@@ -156,9 +156,7 @@ def admit_publish(request: PublishRequest) -> StreamSession:
                 )
         except IntegrityError:
             raise PublishRefused("already_live", "Another publisher is live on this stream.", 409) from None
-        transaction.on_commit(
-            lambda: stream_went_live.send(sender=Stream, stream=stream, session=session), robust=True
-        )
+        transaction.on_commit(lambda: stream_went_live.send(sender=Stream, stream=stream, session=session), robust=True)
     log.info("stream live: %s (client %s from %s)", stream.slug, request.client_id, request.ip)
     return session
 
@@ -219,9 +217,7 @@ def end_publish(
 def end_session(session: StreamSession, *, reason: str) -> bool:
     """Force a session closed (admin), e.g. after an origin crashed without on_unpublish."""
     with transaction.atomic():
-        locked = (
-            StreamSession.objects.select_for_update().filter(pk=session.pk, ended_at__isnull=True).first()
-        )
+        locked = StreamSession.objects.select_for_update().filter(pk=session.pk, ended_at__isnull=True).first()
         if locked is None:
             return False
         _close_session(locked, reason)
@@ -279,7 +275,7 @@ def record_play(*, slug: str, client_id: str, ip: str | None = None) -> bool:
 
 def record_stop(*, slug: str, client_id: str) -> bool:
     """Stop counting a player; returns False when it was not counted (late or duplicate hook)."""
-    closed = StreamViewer.objects.filter(
-        stream__slug=slug, client_id=client_id, ended_at__isnull=True
-    ).update(ended_at=timezone.now())
+    closed = StreamViewer.objects.filter(stream__slug=slug, client_id=client_id, ended_at__isnull=True).update(
+        ended_at=timezone.now()
+    )
     return closed > 0

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class ValidationConfig(AppConfig):
-    """SpotCheck, media fingerprinting, fraud signals, node trust and suspension (validation issue)."""
+    """SpotCheck, media fingerprinting, fraud signals, node trust and suspension."""
 
     name = "validation"

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import signal
 import time
 import uuid
-from typing import Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
 
 from aiohttp import web
 
@@ -33,6 +37,7 @@ class Agent:
         self.relay = relay or Relay(config.hls_root())
         self.coordinator = Coordinator(config.coordinator, config.api_key)
         self.session = uuid.uuid4().hex  # tells the coordinator our counters restarted at zero
+        self.session_started_at = datetime.now(UTC).isoformat()
         self.seq = 0
         self.interval = 10.0
         self.started = time.monotonic()
@@ -57,6 +62,7 @@ class Agent:
         return {
             "seq": self.seq,
             "agent_session": self.session,
+            "session_started_at": self.session_started_at,
             "stream": self.relay.slug or "",
             "public_url": self.config.public_url,
             "counters": {
@@ -75,6 +81,7 @@ class Agent:
     async def run(self) -> None:
         host, port = self.config.listen_address()
         self.config.hls_root().mkdir(parents=True, exist_ok=True)
+        lock = lock_data_dir(self.config.hls_root().parent)
         runner = web.AppRunner(make_app(self.config.hls_root(), self.stats, self.health), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
@@ -92,6 +99,7 @@ class Agent:
             await self.relay.stop()
             await runner.cleanup()
             await self.coordinator.close()
+            lock.close()
 
     async def _heartbeats(self) -> None:
         backoff = Backoff(base=1.0, cap=60.0)
@@ -112,6 +120,23 @@ class Agent:
                 delay = self.interval
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=delay)
+
+
+class AgentError(Exception):
+    pass
+
+
+def lock_data_dir(data_dir: Path) -> IO[str]:
+    """One agent per data directory: a second one would fight the first over the HLS files."""
+    handle = (data_dir / "agent.lock").open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AgentError(f"another streamr-node runs with the data directory {data_dir}") from None
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def run_forever(config: Config) -> None:

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from streamr_node import __version__
-from streamr_node.agent import run_forever
+from streamr_node.agent import AgentError, run_forever
 from streamr_node.config import (
     DEFAULT_LISTEN,
     Config,
@@ -28,44 +28,37 @@ from streamr_node.coordinator import Coordinator, CoordinatorError
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamr-node", description="Relay a StreamrP2P live stream.")
     parser.add_argument("--version", action="version", version=f"streamr-node {__version__}")
-    parser.add_argument(
-        "--config", type=Path, default=None, help=f"config file (default {default_config_path()})"
-    )
+    parser.add_argument("--config", type=Path, default=None, help=f"config file (default {default_config_path()})")
     commands = parser.add_subparsers(dest="command", required=True)
 
     register = commands.add_parser("register", help="enroll this machine with a one-time token")
     register.add_argument("--coordinator", required=True, help="the site, e.g. https://streamr.example")
     register.add_argument("--token", required=True, help="one-time enrollment token from the site")
-    register.add_argument(
-        "--public-url", required=True, help="where viewers reach this node, e.g. http://1.2.3.4:8090"
-    )
+    register.add_argument("--public-url", required=True, help="where viewers reach this node, e.g. http://1.2.3.4:8090")
     register.add_argument("--name", default=socket.gethostname(), help="a name for this node")
-    register.add_argument(
-        "--listen", default=DEFAULT_LISTEN, help="HOST:PORT to serve on (default %(default)s)"
-    )
+    register.add_argument("--listen", default=DEFAULT_LISTEN, help="HOST:PORT to serve on (default %(default)s)")
     register.add_argument("--data-dir", default="", help="where the HLS window is kept")
 
     run = commands.add_parser("run", help="relay the assigned stream until Ctrl-C")
     run.add_argument("--listen", default=None, help="HOST:PORT to serve on (default: from the config)")
     run.add_argument("--data-dir", default=None, help="where the HLS window is kept")
 
-    commands.add_parser("status", help="show the configuration, coordinator and relay state")
+    status = commands.add_parser("status", help="show the configuration, coordinator and relay state")
+    status.add_argument("--listen", default=None, help="HOST:PORT the agent runs on (default: from the config)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     path: Path = args.config or default_config_path()
     try:
         if args.command == "register":
             return _register(args, path)
         if args.command == "run":
             return _run(args, path)
-        return _status(path)
-    except ConfigError as exc:
+        return _status(path, args.listen)
+    except (ConfigError, AgentError) as exc:
         print(f"streamr-node: {exc}", file=sys.stderr)
         return 2
 
@@ -111,8 +104,11 @@ def _run(args: argparse.Namespace, path: Path) -> int:
     return 0
 
 
-def _status(path: Path) -> int:
+def _status(path: Path, listen: str | None) -> int:
     config = load(path)
+    if listen:
+        parse_listen(listen)
+        config.listen = listen
     print(f"config:      {path}")
     print(f"node:        {config.node_id} ({config.name}), public URL {config.public_url}")
     print(f"coordinator: {config.coordinator}, API key {config.api_key[:3]}…{config.api_key[-4:]}")
@@ -145,4 +141,7 @@ def _status(path: Path) -> int:
     except OSError:
         healthy = False
         print(f"relay:       no agent answers on {local}:{port} (start it with: streamr-node run)")
+    except (ValueError, KeyError):
+        healthy = False
+        print(f"relay:       something else answers on {local}:{port} (not a streamr-node agent)")
     return 0 if healthy else 1

@@ -14,9 +14,7 @@ USER_AGENT = f"streamr-node/{__version__}"
 class CoordinatorError(Exception):
     """The coordinator answered with an error (``status`` > 0) or could not be reached (0)."""
 
-    def __init__(
-        self, message: str, *, status: int = 0, code: str = "", retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status: int = 0, code: str = "", retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import shutil
+import signal
+import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import ffmpeg
 
 from streamr_node.backoff import Backoff
+from streamr_node.server import SLUG
 
 log = logging.getLogger("streamr_node.relay")
 
+PR_SET_PDEATHSIG = 1
 SEGMENT_SECONDS = 1
 PLAYLIST_SEGMENTS = 10
 STALL_SECONDS = 15.0  # running but writing nothing this long: restart
@@ -34,6 +40,20 @@ def find_ffmpeg() -> str:
     import imageio_ffmpeg
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def valid_assignment(slug: str, rtmp_url: str) -> bool:
+    parts = urlsplit(rtmp_url)
+    return bool(SLUG.match(slug)) and parts.scheme in {"rtmp", "rtmps"} and bool(parts.hostname)
+
+
+def _die_with_parent() -> None:
+    """In the ffmpeg child: get SIGTERM when the agent dies, even by SIGKILL (Linux)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: the data-dir lock still keeps a second agent out
 
 
 def relay_command(ffmpeg_exe: str, rtmp_url: str, out_dir: Path) -> list[str]:
@@ -85,6 +105,10 @@ class Relay:
 
     async def follow(self, slug: str | None, rtmp_url: str | None) -> None:
         """Relay this stream (or nothing); a change stops the old relay and starts the new one."""
+        if slug and rtmp_url and not valid_assignment(slug, rtmp_url):
+            # Never let what comes over the wire name a directory or an ffmpeg input of our choosing.
+            log.error("ignoring an invalid assignment: stream %r from %r", slug, rtmp_url)
+            slug = rtmp_url = None
         if (slug, rtmp_url) == (self.slug, self.rtmp_url):
             return
         await self.stop()
@@ -129,6 +153,7 @@ class Relay:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
             reason = await self._watch(started)
             await self._kill()

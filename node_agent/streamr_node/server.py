@@ -58,7 +58,9 @@ def make_app(hls_root: Path, stats: Stats, health: Callable[[], dict[str, Any]])
 
     async def hls(request: web.Request) -> web.Response:
         slug, name = request.match_info["slug"], request.match_info["name"]
-        stats.http_requests += 1
+        # aiohttp routes HEAD here too; only a GET sends the body, so only a GET counts.
+        counts = request.method == "GET"
+        stats.http_requests += counts
         if not SLUG.match(slug) or not FILE.match(name):
             raise web.HTTPNotFound()
         path = hls_root / slug / name
@@ -67,14 +69,12 @@ def make_app(hls_root: Path, stats: Stats, health: Callable[[], dict[str, Any]])
         except (FileNotFoundError, IsADirectoryError):
             raise web.HTTPNotFound() from None
         extension = name.rsplit(".", 1)[1]
-        stats.bytes_served += len(body)
-        if extension == "ts":
-            stats.segments_served += 1
-        stats.recent_clients[request.remote or "?"] = time.monotonic()
+        if counts:
+            stats.bytes_served += len(body)
+            stats.segments_served += extension == "ts"
+            stats.recent_clients[request.remote or "?"] = time.monotonic()
         cache = "no-cache" if extension == "m3u8" else "max-age=60"
-        return web.Response(
-            body=body, content_type=CONTENT_TYPES[extension], headers={"Cache-Control": cache}
-        )
+        return web.Response(body=body, content_type=CONTENT_TYPES[extension], headers={"Cache-Control": cache})
 
     app = web.Application(middlewares=[cors])
     app.router.add_get("/healthz", healthz)

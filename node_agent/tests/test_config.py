@@ -10,9 +10,7 @@ from streamr_node.config import Config, ConfigError, load, parse_listen, save
 
 
 def make_config(**overrides):
-    values = dict(
-        coordinator="http://site", node_id=3, api_key="nk_secret", public_url="http://n:8090", name="n"
-    )
+    values = dict(coordinator="http://site", node_id=3, api_key="nk_secret", public_url="http://n:8090", name="n")
     values.update(overrides)
     return Config(**values)
 

@@ -29,9 +29,7 @@ def test_the_agent_never_imports_django():
         "import sys, streamr_node.cli, streamr_node.agent, streamr_node.relay, streamr_node.server; "
         "print(any(m == 'django' or m.startswith('django.') for m in sys.modules))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "False"
 
 

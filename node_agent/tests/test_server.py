@@ -61,9 +61,7 @@ def test_answers_cors_preflight(tmp_path):
 ESCAPES = ["/hls/alice/..%2F..%2Fsecret.txt", "/hls/../secret.txt", "/hls/al%00ice/index.m3u8"]
 
 
-@pytest.mark.parametrize(
-    "path", ["/hls/alice/missing.ts", "/hls/bob/index.m3u8", "/hls/alice/index.txt", *ESCAPES]
-)
+@pytest.mark.parametrize("path", ["/hls/alice/missing.ts", "/hls/bob/index.m3u8", "/hls/alice/index.txt", *ESCAPES])
 def test_unknown_or_escaping_paths_get_404(tmp_path, path):
     async def check(base: str, stats: Stats) -> None:
         async with aiohttp.ClientSession() as http, http.get(base + path) as response:
@@ -87,3 +85,14 @@ def test_viewers_are_clients_seen_in_the_last_30_seconds():
     stats.recent_clients.update({"a": 100.0, "b": 125.0, "c": 131.0})
     assert stats.viewers(now=140.0) == 2
     assert set(stats.recent_clients) == {"b", "c"}
+
+
+def test_head_requests_are_answered_but_not_counted(tmp_path):
+    async def check(base: str, stats: Stats) -> None:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(10):
+                async with http.head(f"{base}/hls/alice/seg_1.ts") as response:
+                    assert response.status == 200
+
+    stats = serve(tmp_path, check)
+    assert (stats.bytes_served, stats.segments_served, stats.http_requests) == (0, 0, 0)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from nodes import services
 from nodes.models import Node
@@ -24,17 +25,16 @@ def _fresh_rate_limits() -> None:
 def register(friend) -> Callable[..., tuple[Node, str]]:
     def make(name: str = "n1", user: Any = None, public_url: str | None = None) -> tuple[Node, str]:
         _, token = services.create_enrollment_token(user or friend)
-        return services.register_node(
-            token=token, name=name, public_url=public_url or f"http://{name}.example:8090"
-        )
+        return services.register_node(token=token, name=name, public_url=public_url or f"http://{name}.example:8090")
 
     return make
 
 
-def beat_body(seq: int = 1, session: str = "s1", **overrides: Any) -> dict[str, Any]:
+def beat_body(seq: int = 1, session: str = "s1", started: str | None = None, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "seq": seq,
         "agent_session": session,
+        "session_started_at": started or "2026-01-01T00:00:00Z",
         "stream": "",
         "counters": {"bytes_served": 0, "segments_served": 0, "http_requests": 0},
         "viewers": 0,
@@ -50,11 +50,12 @@ class NodeClient:
         self.client = client
         self.api_key = api_key
         self.session = uuid.uuid4().hex
+        self.started = timezone.now().isoformat()  # a later client is a later agent session
         self.seq = 0
 
     def beat(self, **overrides: Any) -> Any:
         self.seq += 1
-        body = beat_body(self.seq, self.session, **overrides)
+        body = beat_body(self.seq, self.session, self.started, **overrides)
         return self.post(body)
 
     def post(self, body: Any, *, raw: bytes | None = None, api_key: str | None = None) -> Any:

@@ -6,16 +6,15 @@ import pytest
 
 from nodes import services
 from nodes.models import Node
+from streams import services as stream_services
+from streams.models import Stream
 from streams.tests.hook_clients import srs_payload
 
 pytestmark = pytest.mark.django_db
 
 
 def go_live(post_srs, slug, key, client_id=None):
-    assert (
-        post_srs(srs_payload("on_publish", stream=slug, key=key, client_id=client_id or slug)).status_code
-        == 200
-    )
+    assert post_srs(srs_payload("on_publish", stream=slug, key=key, client_id=client_id or slug)).status_code == 200
 
 
 def test_an_online_node_is_assigned_when_a_stream_goes_live(register, node_client, stream_and_key, post_srs):
@@ -44,9 +43,7 @@ def test_the_assignment_is_withdrawn_when_the_stream_ends(register, node_client,
     assert agent.beat().json()["assignment"] is None
 
 
-def test_pending_and_suspended_nodes_get_no_assignment(
-    register, node_client, stream_and_key, post_srs, settings
-):
+def test_pending_and_suspended_nodes_get_no_assignment(register, node_client, stream_and_key, post_srs, settings):
     settings.NODE_APPROVAL_REQUIRED = True
     pending, pending_key = register("pending")
     settings.NODE_APPROVAL_REQUIRED = False
@@ -62,18 +59,52 @@ def test_pending_and_suspended_nodes_get_no_assignment(
     assert node_client(pending_key).beat().json()["assignment"]["stream"] == "alice"
 
 
-def test_nodes_spread_over_concurrent_streams_and_pinned_nodes_stay_home(
-    register, node_client, make_stream, post_srs
-):
+def test_nodes_spread_over_concurrent_streams_and_pinned_nodes_stay_home(register, node_client, make_stream, post_srs):
     _, alice_key = make_stream("alice")
     bob, bob_key = make_stream("bob")
     go_live(post_srs, "alice", alice_key)
     go_live(post_srs, "bob", bob_key)
     pinned, pinned_key = register("pinned")
-    Node.objects.filter(pk=pinned.pk).update(pinned_stream=bob)
+    services.pin(pinned, bob)
     assert node_client(pinned_key).beat().json()["assignment"]["stream"] == "bob"
     relays = [node_client(register(f"n{i}")[1]).beat().json()["assignment"]["stream"] for i in range(3)]
-    assert relays == ["alice", "bob", "alice"] or sorted(relays) == ["alice", "alice", "bob"]
+    assert sorted(relays) == ["alice", "alice", "bob"]  # the least-served stream first
+
+
+def test_a_stream_going_live_later_gets_its_share_of_busy_nodes(register, node_client, make_stream, post_srs, client):
+    _, alice_key = make_stream("alice")
+    _, bob_key = make_stream("bob")
+    go_live(post_srs, "alice", alice_key)
+    agents = [node_client(register(f"n{i}")[1]) for i in range(4)]
+    assert {a.beat().json()["assignment"]["stream"] for a in agents} == {"alice"}
+    go_live(post_srs, "bob", bob_key)
+    counts = {s["stream_id"]: s["node_count"] for s in client.get("/dashboard").json()["streams"]}
+    assert counts == {"alice": 2, "bob": 2}
+    assert sorted(a.beat().json()["assignment"]["stream"] for a in agents) == ["alice", "alice", "bob", "bob"]
+
+
+def test_pinning_a_node_moves_it_to_its_stream(register, node_client, make_stream, post_srs):
+    _, alice_key = make_stream("alice")
+    bob, bob_key = make_stream("bob")
+    go_live(post_srs, "alice", alice_key)
+    node, api_key = register()
+    agent = node_client(api_key)
+    assert agent.beat().json()["assignment"]["stream"] == "alice"
+    services.pin(node, bob)
+    assert agent.beat().json()["assignment"] is None  # bob is not live: nothing to relay
+    go_live(post_srs, "bob", bob_key)
+    assert agent.beat().json()["assignment"]["stream"] == "bob"
+
+
+def test_a_stream_deactivated_while_live_stays_listed_and_relayed_until_it_ends(
+    register, node_client, stream_and_key, post_srs, client
+):
+    stream, key = stream_and_key
+    go_live(post_srs, "alice", key)
+    _, api_key = register()
+    node_client(api_key).beat()
+    stream_services.set_active(Stream.objects.filter(pk=stream.pk), active=False)
+    assert client.get("/dashboard").json()["streams"][0]["node_count"] == 1
 
 
 def test_released_nodes_move_to_another_live_stream(register, node_client, make_stream, post_srs):

@@ -89,3 +89,22 @@ def test_with_approval_required_new_nodes_wait(client, friend, settings):
     settings.NODE_APPROVAL_REQUIRED = True
     _, token = services.create_enrollment_token(friend)
     assert register_call(client, token).json()["approval"] == Approval.PENDING
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://n.example/", "http://127.0.0.1:8090", "http://10.0.0.5:8090", "http://[::1]:8090", "http://localhost:8090",
+     "http://192.168.1.2", "http://169.254.169.254/"],
+)  # fmt: skip
+def test_in_production_a_public_url_must_be_public_http(client, friend, settings, url):
+    settings.NODE_ALLOW_PRIVATE_URLS = False
+    _, token = services.create_enrollment_token(friend)
+    response = register_call(client, token, public_url=url)
+    assert response.status_code == 400 and "public_url" in response.json()["error"]["fields"]
+    assert register_call(client, token, public_url="https://relay.example.org:8090").status_code == 201
+
+
+def test_ftp_urls_are_refused_even_on_a_local_setup(client, friend, settings):
+    settings.NODE_ALLOW_PRIVATE_URLS = True
+    _, token = services.create_enrollment_token(friend)
+    assert register_call(client, token, public_url="ftp://n.example/").status_code == 400

@@ -152,14 +152,14 @@ def test_an_unparsable_body_gets_400(register, node_client, raw):
 
 def test_status_follows_from_the_deadlines(register):
     node, _ = register()
-    beat = services.Heartbeat(1, "s", 0, 0, 0, 0, True, 1.0)
+    beat = services.Heartbeat(1, "s", timezone.now(), 0, 0, 0, 0, True, 1.0)
     now = timezone.now()
     services.record_heartbeat(node, beat, now=now)
     node.refresh_from_db()
     assert node.status_at(now + timedelta(seconds=5)) == NodeStatus.ONLINE
     assert node.status_at(now + timedelta(seconds=30)) == NodeStatus.STALE
     assert node.status_at(now + timedelta(seconds=61)) == NodeStatus.OFFLINE
-    assert Node.objects.get(pk=node.pk).status_at(now - timedelta(days=1)) == NodeStatus.ONLINE
+    assert Node.objects.get(pk=node.pk).status_at(now + timedelta(days=1)) == NodeStatus.OFFLINE
 
 
 def test_a_steady_heartbeat_takes_three_queries_assigned_or_idle(
@@ -190,3 +190,51 @@ def test_deeply_nested_or_surrogate_bodies_get_400(register, node_client):
     assert agent.post(None, raw=b"[" * 200_000).status_code == 400
     raw = json.dumps(beat_body(agent_session="s\udfff")).encode()
     assert agent.post(None, raw=raw).status_code == 400
+
+
+def test_a_late_beat_of_a_replaced_agent_session_is_not_credited_again(register, node_client):
+    node, key = register()
+    old = node_client(key)
+    old.beat(counters=counters(50_000))
+    new = node_client(key)  # the agent restarted: a later session
+    new.beat(counters=counters(1_000))
+    late = old.beat(counters=counters(50_000)).json()
+    assert late["accepted"] is False and late["clamped"] == ["agent session replaced"]
+    new.beat(counters=counters(2_000))
+    assert NodeMinute.objects.get(node=node).bytes_served == 52_000
+
+
+def test_a_counter_going_backwards_in_a_session_is_credited_nothing_and_flagged(register, node_client):
+    node, key = register()
+    agent = node_client(key)
+    agent.beat(counters=counters(1_000_000))
+    for value in (999_999, 999_998):
+        body = agent.beat(counters=counters(value)).json()
+        assert any("went backwards" in c for c in body["clamped"])
+    agent.beat(counters=counters(1_000_500))
+    node.refresh_from_db()
+    assert NodeMinute.objects.get(node=node).bytes_served == 1_000_000 + (1_000_500 - 999_998)
+    assert node.anomalies == 2
+
+
+def test_an_absurd_total_cannot_make_the_next_honest_beat_count_twice(register, node_client, settings):
+    settings.NODE_MAX_UPLINK_MBPS = 8  # 10 MB per 10 s interval
+    node, key = register()
+    agent = node_client(key)
+    agent.beat(counters=counters(2**62))
+    agent.beat(counters=counters(5_000))  # honest value, below the stored (clamped) total
+    agent.beat(counters=counters(6_000))
+    assert NodeMinute.objects.get(node=node).bytes_served == 10_000_000 + 1_000
+
+
+def test_a_heartbeat_cannot_move_the_node_to_a_private_address_in_production(register, node_client, settings):
+    node, key = register()
+    settings.NODE_ALLOW_PRIVATE_URLS = False
+    assert node_client(key).beat(public_url="http://127.0.0.1:22/").status_code == 400
+    node.refresh_from_db()
+    assert node.public_url == "http://n1.example:8090"
+
+
+def test_a_boolean_is_not_a_segment_age(register, node_client):
+    _, key = register()
+    assert node_client(key).beat(relay={"ffmpeg_running": True, "newest_segment_age": True}).status_code == 400

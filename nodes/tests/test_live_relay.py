@@ -2,73 +2,27 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 from django.conf import settings as django_settings
 from django.db.models import Sum
 
-from nodes import services
 from nodes.models import Node, NodeMinute
-from streamrp2p_site.testing.agents import AgentProcess
 from streamrp2p_site.testing.hls import HlsWatcher
-from streamrp2p_site.testing.media import NginxRtmpOrigin, publish_test_source, require_media, stop_process
+from streamrp2p_site.testing.live import eventually, live_session_exists
+from streamrp2p_site.testing.media import NginxRtmpOrigin, publish_test_source, stop_process
 from streamrp2p_site.testing.proxy import TcpProxy
-from streams.models import StreamSession
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 WINDOW_SECONDS = 60
 
 
-def eventually(condition: Callable[[], bool], timeout: float, what: str, every: float = 0.5) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(every)
-    raise AssertionError(f"not within {timeout}s: {what}")
-
-
-@pytest.fixture
-def site(live_server, settings) -> str:
-    settings.HEARTBEAT_INTERVAL_SECONDS = 2  # quick assignment changes; stored per node at registration
-    settings.STREAM_SESSION_SILENCE_SECONDS = 6
-    return str(live_server.url).replace("localhost", "127.0.0.1")
-
-
-@pytest.fixture
-def origin(tmp_path, site, settings) -> Iterator[NginxRtmpOrigin]:
-    require_media()
-    with NginxRtmpOrigin(
-        tmp_path / "origin", hook_base_url=site, secret=django_settings.HOOK_SECRET, update_seconds=2
-    ) as running:
-        # Assignments tell agents to pull from here.
-        settings.ORIGIN_RTMP_URL = f"rtmp://127.0.0.1:{running.rtmp_port}/{{app}}/{{stream}}"
-        yield running
-
-
-@pytest.fixture
-def enroll(tmp_path, site, friend) -> Iterator[Callable[[str], AgentProcess]]:
-    agents: list[AgentProcess] = []
-
-    def make(name: str, coordinator: str | None = None) -> AgentProcess:
-        _, token = services.create_enrollment_token(friend)
-        agent = AgentProcess(tmp_path / "agents", name=name, coordinator=coordinator or site)
-        agent.register(token)
-        agents.append(agent)
-        return agent
-
-    yield make
-    for agent in agents:
-        code = agent.stop()
-        # Shown by pytest when the test fails: what each agent said.
-        print(f"--- {agent.name} (exit {code}) ---\n" + "\n".join(agent.log().splitlines()[-25:]))
-
-
-def live_session_exists() -> bool:
-    return StreamSession.objects.filter(ended_at__isnull=True).exists()
+def relay_processes(data_dir: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-af", f"ffmpeg.*{data_dir}"], capture_output=True, text=True)
+    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
 
 
 def test_two_agents_relay_an_8_mbps_stream_and_serve_only_origin_frames(origin, enroll, stream_and_key):
@@ -81,9 +35,7 @@ def test_two_agents_relay_an_8_mbps_stream_and_serve_only_origin_frames(origin, 
         at_origin = HlsWatcher(origin.hls_url("alice"))
         agents = [enroll("relay-a").start(), enroll("relay-b").start()]
         served = [HlsWatcher(agent.playlist_url("alice")) for agent in agents]
-        eventually(
-            lambda: at_origin.poll() >= 0 and all(w.poll() > 0 for w in served), 30, "both agents serve HLS"
-        )
+        eventually(lambda: at_origin.poll() >= 0 and all(w.poll() > 0 for w in served), 30, "both agents serve HLS")
 
         started = time.monotonic()
         heartbeats_at_start = NodeMinute.objects.aggregate(n=Sum("heartbeats"))["n"] or 0
@@ -106,8 +58,7 @@ def test_two_agents_relay_an_8_mbps_stream_and_serve_only_origin_frames(origin, 
     print(
         f"origin: {len(origin_frames)} frames, {at_origin.bytes * 8 / elapsed / 1e6:.1f} Mbit/s; "
         + "; ".join(
-            f"{a.name}: {len(w.frames)} frames, {w.segments} segments"
-            for a, w in zip(agents, served, strict=True)
+            f"{a.name}: {len(w.frames)} frames, {w.segments} segments" for a, w in zip(agents, served, strict=True)
         )
     )
     assert at_origin.bytes * 8 / elapsed > 6_000_000, "the stream is not ~8 Mbps"
@@ -117,17 +68,13 @@ def test_two_agents_relay_an_8_mbps_stream_and_serve_only_origin_frames(origin, 
         foreign = [f for f in frames if f not in origin_set]
         assert foreign == [], f"{agent.name} served {len(foreign)} frames the origin never had"
         first = origin_frames.index(frames[0])
-        assert origin_frames[first : first + len(frames)] == frames, (
-            f"{agent.name} skipped or reordered frames"
-        )
+        assert origin_frames[first : first + len(frames)] == frames, f"{agent.name} skipped or reordered frames"
         assert watcher.errors == [] or all("404" in e for e in watcher.errors), watcher.errors
 
     nodes = Node.objects.order_by("name")
     assert [n.name for n in nodes] == ["relay-a", "relay-b"]
     for node, watcher in zip(nodes, served, strict=True):
-        totals = NodeMinute.objects.filter(node=node).aggregate(
-            beats=Sum("heartbeats"), sent=Sum("bytes_served")
-        )
+        totals = NodeMinute.objects.filter(node=node).aggregate(beats=Sum("heartbeats"), sent=Sum("bytes_served"))
         assert totals["beats"] >= WINDOW_SECONDS / 2 * 0.8, "heartbeats did not reach the site"
         # Everything we downloaded was counted, but for the last couple of seconds not yet reported.
         assert totals["sent"] >= 0.9 * watcher.bytes
@@ -219,6 +166,14 @@ def test_an_agent_keeps_relaying_through_a_coordinator_outage(origin, enroll, st
             30,
             "heartbeats resume after the outage",
         )
+
+        # Even killed outright, the agent leaves no ffmpeg behind writing its directory.
+        assert agent.process is not None
+        data_dir = str(agent.workdir / "data")
+        assert relay_processes(data_dir), "no ffmpeg relay found for the agent"
+        agent.process.kill()
+        agent.process.wait(timeout=5)
+        eventually(lambda: not relay_processes(data_dir), 5, "the agent's ffmpeg exits with it")
     finally:
         stop_process(publisher)
         proxy.stop()

@@ -45,9 +45,7 @@ def test_defaults_need_no_configuration():
 
 
 def test_database_and_redis_urls_switch_to_postgresql_and_redis():
-    result = load_settings(
-        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test", REDIS_URL="redis://127.0.0.1:6379/0"
-    )
+    result = load_settings(DATABASE_URL="postgres://postgres@127.0.0.1:5432/test", REDIS_URL="redis://127.0.0.1:6379/0")
     assert result.returncode == 0, result.stderr
     engine, layer, q_keys = json.loads(result.stdout)
     assert engine == "django.db.backends.postgresql"
@@ -68,9 +66,7 @@ def test_refuses_to_start_with_the_development_hook_secret_when_debug_is_off():
 
 
 def test_starts_in_production_mode_when_secrets_are_set():
-    result = load_settings(
-        DEBUG="false", SECRET_KEY="x" * 50, HOOK_SECRET="h" * 32, ALLOWED_HOSTS="example.org"
-    )
+    result = load_settings(DEBUG="false", SECRET_KEY="x" * 50, HOOK_SECRET="h" * 32, ALLOWED_HOSTS="example.org")
     assert result.returncode == 0, result.stderr
 
 

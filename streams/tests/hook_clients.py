@@ -42,9 +42,7 @@ def srs_payload(
     return body
 
 
-def nginx_form(
-    name: str = "alice", *, key: str | None = None, clientid: str = "17", **extra: str
-) -> dict[str, str]:
+def nginx_form(name: str = "alice", *, key: str | None = None, clientid: str = "17", **extra: str) -> dict[str, str]:
     """nginx-rtmp's notify form: its own fields plus the publish/play URL's query arguments."""
     form = {
         "app": "live",

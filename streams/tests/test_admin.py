@@ -60,9 +60,7 @@ def test_sessions_list_filters_live_ones_and_can_end_them(admin_client_, stream_
     live_page = admin_client_.get("/admin/streams/streamsession/?live=yes")
     assert live_page.status_code == 200 and "alice" in live_page.content.decode()
     assert "alice" not in admin_client_.get("/admin/streams/streamsession/?live=no").content.decode()
-    admin_client_.post(
-        "/admin/streams/streamsession/", {"action": "end_sessions", "_selected_action": [session.pk]}
-    )
+    admin_client_.post("/admin/streams/streamsession/", {"action": "end_sessions", "_selected_action": [session.pk]})
     session.refresh_from_db()
     assert session.ended_at is not None and session.end_reason == "admin:root"
 

@@ -22,9 +22,7 @@ def test_only_one_of_many_simultaneous_publishers_goes_live(stream_and_key):
     def publish(n: int) -> None:
         try:
             barrier.wait()
-            request = services.PublishRequest(
-                origin=Origin.SRS, app="live", slug="alice", key=key, client_id=f"c{n}"
-            )
+            request = services.PublishRequest(origin=Origin.SRS, app="live", slug="alice", key=key, client_id=f"c{n}")
             try:
                 services.admit_publish(request)
                 outcome = "admitted"

@@ -39,9 +39,7 @@ def test_a_publish_with_the_right_key_opens_and_then_closes_a_session(origin, st
         assert client.get("/api/v1/streams").json()[0]["live"] is True
         _, stderr = ffmpeg.communicate(timeout=20)
         assert ffmpeg.returncode == 0, stderr.decode(errors="replace")
-        eventually(
-            lambda: StreamSession.objects.filter(ended_at__isnull=False).exists(), 10, "session closes"
-        )
+        eventually(lambda: StreamSession.objects.filter(ended_at__isnull=False).exists(), 10, "session closes")
     finally:
         stop_process(ffmpeg)
     session = StreamSession.objects.get()
@@ -69,9 +67,7 @@ def test_a_second_publisher_is_refused_while_the_first_is_live(origin, stream_an
     _, key = stream_and_key
     first = publish_test_source(origin.rtmp_url("alice", key), seconds=8)
     try:
-        eventually(
-            lambda: StreamSession.objects.filter(ended_at__isnull=True).exists(), 10, "first goes live"
-        )
+        eventually(lambda: StreamSession.objects.filter(ended_at__isnull=True).exists(), 10, "first goes live")
         second = publish_test_source(origin.rtmp_url("alice", key), seconds=3)
         try:
             second.communicate(timeout=20)

@@ -31,9 +31,7 @@ def test_a_session_still_signalling_keeps_a_second_publisher_out(post_srs, strea
     assert post_srs(srs_payload("on_publish", key=key, client_id="b")).status_code == 409
 
 
-def test_a_silent_session_is_taken_over_by_the_next_publisher_with_the_key(
-    post_srs, stream_and_key, settings
-):
+def test_a_silent_session_is_taken_over_by_the_next_publisher_with_the_key(post_srs, stream_and_key, settings):
     _, key = stream_and_key
     post_srs(srs_payload("on_publish", key=key, client_id="a"))
     post_srs(srs_payload("on_hls", client_id="a"))

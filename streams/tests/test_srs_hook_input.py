@@ -52,9 +52,7 @@ def test_answers_400_to_fields_of_the_wrong_type_or_size(post_srs, stream_and_ke
     assert not StreamSession.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "action", ["on_connect", "on_close", "on_hls", "on_hls_notify", "on_dvr", "on_forward"]
-)
+@pytest.mark.parametrize("action", ["on_connect", "on_close", "on_hls", "on_hls_notify", "on_dvr", "on_forward"])
 def test_accepts_and_ignores_actions_it_does_not_use(post_srs, action):
     body = srs_payload(action, duration=2.0, file="./objs/nginx/html/live/alice-1.ts", seq_no=1)
     response = post_srs(body)

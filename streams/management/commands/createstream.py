@@ -33,9 +33,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug", help="URL name of the stream, e.g. 'alice-live'.")
         parser.add_argument("--owner", required=True, help="Username of the streamer.")
-        parser.add_argument(
-            "--rate", type=parse_rate, default=None, help="Reward pool per live hour, e.g. 2.50."
-        )
+        parser.add_argument("--rate", type=parse_rate, default=None, help="Reward pool per live hour, e.g. 2.50.")
         parser.add_argument("--title", default="", help="Display title (defaults to the slug).")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -62,6 +60,4 @@ class Command(BaseCommand):
 def print_key(command: BaseCommand, rtmp_url: str, key: str) -> None:
     command.stdout.write(f"Stream key: {key}")
     command.stdout.write(f"Publish to: {rtmp_url}?key={key}")
-    command.stdout.write(
-        "The key is stored hashed and is not shown again; rotate it with manage.py rotatekey."
-    )
+    command.stdout.write("The key is stored hashed and is not shown again; rotate it with manage.py rotatekey.")

@@ -1,0 +1,64 @@
+"""Pytest fixtures for live tests: the site as a live server, a real origin, real agents."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.conf import settings as django_settings
+
+from nodes import services
+from streamrp2p_site.testing.agents import AgentProcess
+from streamrp2p_site.testing.media import NginxRtmpOrigin, require_media
+from streams.models import StreamSession
+
+
+def eventually(condition: Callable[[], bool], timeout: float, what: str, every: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+def live_session_exists() -> bool:
+    return StreamSession.objects.filter(ended_at__isnull=True).exists()
+
+
+@pytest.fixture
+def site(live_server, settings) -> str:  # type: ignore[no-untyped-def]
+    settings.HEARTBEAT_INTERVAL_SECONDS = 2  # quick assignment changes; stored per node at registration
+    settings.STREAM_SESSION_SILENCE_SECONDS = 6
+    return str(live_server.url).replace("localhost", "127.0.0.1")
+
+
+@pytest.fixture
+def origin(tmp_path, site, settings) -> Iterator[NginxRtmpOrigin]:  # type: ignore[no-untyped-def]
+    require_media()
+    with NginxRtmpOrigin(
+        tmp_path / "origin", hook_base_url=site, secret=django_settings.HOOK_SECRET, update_seconds=2
+    ) as running:
+        # Assignments tell agents to pull from here; spot-checks read the origin's HLS here.
+        settings.ORIGIN_RTMP_URL = f"rtmp://127.0.0.1:{running.rtmp_port}/{{app}}/{{stream}}"
+        settings.ORIGIN_HLS_URL = f"http://127.0.0.1:{running.http_port}/hls/{{stream}}.m3u8"
+        yield running
+
+
+@pytest.fixture
+def enroll(tmp_path, site, friend) -> Iterator[Callable[..., AgentProcess]]:  # type: ignore[no-untyped-def]
+    agents: list[AgentProcess] = []
+
+    def make(name: str, coordinator: str | None = None) -> AgentProcess:
+        _, token = services.create_enrollment_token(friend)
+        agent = AgentProcess(tmp_path / "agents", name=name, coordinator=coordinator or site)
+        agent.register(token)
+        agents.append(agent)
+        return agent
+
+    yield make
+    for agent in agents:
+        code = agent.stop()
+        # Shown by pytest when the test fails: what each agent said.
+        print(f"--- {agent.name} (exit {code}) ---\n" + "\n".join(agent.log().splitlines()[-25:]))
