@@ -43,6 +43,7 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	cd bench && ../$(BIN)/python hooks.py
 	cd bench && ../$(BIN)/python heartbeats.py 2000 3
+	cd bench && ../$(BIN)/python spotcheck.py 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -47,7 +47,7 @@ class NodeAdmin(admin.ModelAdmin[Node]):
     ]  # fmt: skip
     readonly_fields = ["approval", *readonly_fields]  # approval changes through the actions below
     fields = ["owner", "name", "public_url", "pinned_stream", *readonly_fields]
-    actions = ["approve", "suspend"]
+    actions = ["approve", "suspend", "spot_check"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # nodes register themselves with an enrollment token
@@ -64,6 +64,19 @@ class NodeAdmin(admin.ModelAdmin[Node]):
     @admin.action(description="Approve / reinstate")
     def approve(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
         self.message_user(request, f"{services.approve(queryset)} node(s) approved.")
+
+    @admin.action(description="Spot-check now")
+    def spot_check(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
+        from validation import services as validation_services  # validation builds on nodes
+
+        for node in queryset.select_related("assigned_stream"):
+            try:
+                check = validation_services.spot_check(node, trigger="admin")
+            except validation_services.CheckSkipped as exc:
+                self.message_user(request, f"{node}: skipped, {exc}", messages.WARNING)
+                continue
+            level = messages.SUCCESS if check.passed else messages.ERROR
+            self.message_user(request, f"{node}: {check.outcome} ({check.latency_ms} ms)", level)
 
     @admin.action(description="Suspend (no assignment, no earnings)")
     def suspend(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from nodes import assignment
 from nodes.models import Approval, EnrollmentToken, Node, NodeMinute
 from streamrp2p_site import tokens
+from streamrp2p_site.errors import ServiceError
 from streams.models import Stream
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,8 @@ API_KEY_PREFIX = "nk_"
 MAX_CREDITED_GAP_SECONDS = 300
 
 
-class NodeError(Exception):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class NodeError(ServiceError):
+    """A refused node operation (enrollment, registration)."""
 
 
 # --- Enrollment and registration ----------------------------------------------------------------

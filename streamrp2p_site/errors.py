@@ -14,6 +14,16 @@ from rest_framework.views import exception_handler
 MACHINE_PATH_PREFIXES = ("/api/", "/hooks/")
 
 
+class ServiceError(Exception):
+    """A refused operation from an app's services.py; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 

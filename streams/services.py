@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from streamrp2p_site.errors import ServiceError
 from streams import keys
 from streams.models import PUBLISH_APP, Origin, Stream, StreamSession, StreamViewer
 from streams.signals import stream_went_live, stream_went_offline
@@ -25,14 +26,8 @@ from streams.signals import stream_went_live, stream_went_offline
 log = logging.getLogger(__name__)
 
 
-class StreamError(Exception):
-    """A refused stream operation; ``status`` is the HTTP status a caller should answer with."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+class StreamError(ServiceError):
+    """A refused stream operation."""
 
 
 class PublishRefused(StreamError):

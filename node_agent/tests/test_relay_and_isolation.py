@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
+from streamr_node import cli
 from streamr_node.config import Config, save
 from streamr_node.relay import find_ffmpeg, relay_command
 
@@ -55,3 +57,9 @@ def test_status_reports_an_unreachable_coordinator_and_no_running_agent(tmp_path
     assert result.returncode == 1
     assert "node:        7 (n)" in result.stdout and "nk_…efgh" in result.stdout
     assert "unreachable" in result.stdout and "no agent answers" in result.stdout
+
+
+def test_the_agent_log_has_no_line_per_heartbeat_request(tmp_path):
+    logging.getLogger("httpx").setLevel(logging.NOTSET)
+    assert cli.main(["--config", str(tmp_path / "none.json"), "run"]) == 2
+    assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING

@@ -90,14 +90,14 @@ class NginxRtmpOrigin:
         self,
         workdir: Path,
         *,
-        hook_base_url: str,
+        hook_base_url: str | None,
         secret: str,
         update_seconds: int = 5,
         ports: tuple[int, int] | None = None,
     ) -> None:
         self.workdir = workdir
         self.update_seconds = update_seconds
-        self.hook_base_url = hook_base_url.rstrip("/")
+        self.hook_base_url = hook_base_url.rstrip("/") if hook_base_url else None
         self.secret = secret
         # Reusing the ports of an earlier origin restarts "the same" origin.
         self.rtmp_port, self.http_port = ports or (free_port(), free_port())
@@ -113,6 +113,18 @@ class NginxRtmpOrigin:
 
     def _hook(self, event: str) -> str:
         return f"{self.hook_base_url}/hooks/nginx-rtmp/{event}?secret={self.secret}"
+
+    def _hooks(self) -> str:
+        if self.hook_base_url is None:
+            return "            # no hooks: every publish is admitted (benchmarks)"
+        return f"""            notify_method post;
+            on_publish {self._hook("publish")};
+            on_publish_done {self._hook("publish_done")};
+            on_play {self._hook("play")};
+            on_play_done {self._hook("play_done")};
+            # Periodic signs of life, so a session the origin lost can be taken over.
+            on_update {self._hook("update")};
+            notify_update_timeout {self.update_seconds}s;"""
 
     def config(self) -> str:
         temp = self.workdir / "temp"
@@ -134,14 +146,7 @@ rtmp {{
         application live {{
             live on;
             record off;
-            notify_method post;
-            on_publish {self._hook("publish")};
-            on_publish_done {self._hook("publish_done")};
-            on_play {self._hook("play")};
-            on_play_done {self._hook("play_done")};
-            # Periodic signs of life, so a session the origin lost can be taken over.
-            on_update {self._hook("update")};
-            notify_update_timeout {self.update_seconds}s;
+{self._hooks()}
             hls on;
             hls_path {self.hls_dir};
             hls_fragment 1s;

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from validation.models import FraudFlag, NodeTrust, SpotCheck
+
+
+@admin.register(SpotCheck)
+class SpotCheckAdmin(admin.ModelAdmin[SpotCheck]):
+    list_display = [
+        "checked_at",
+        "node",
+        "stream",
+        "outcome",
+        "overlap",
+        "latency_ms",
+        "node_frames",
+        "trigger",
+    ]
+    list_filter = ["outcome", "trigger", "stream", "checked_at"]
+    list_select_related = ["node", "stream"]
+    search_fields = ["node__name", "node__owner__username"]
+    date_hierarchy = "checked_at"
+    readonly_fields = [f.name for f in SpotCheck._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # verdicts come from checks only
+
+
+class FailingFilter(admin.SimpleListFilter):
+    title = "failing"
+    parameter_name = "failing"
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        return [("yes", "failing now"), ("suspended", "suspended by checks")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[NodeTrust]) -> QuerySet[NodeTrust]:
+        if self.value() == "yes":
+            return queryset.filter(consecutive_failures__gt=0)
+        if self.value() == "suspended":
+            return queryset.filter(suspended_at__isnull=False)
+        return queryset
+
+
+@admin.register(NodeTrust)
+class NodeTrustAdmin(admin.ModelAdmin[NodeTrust]):
+    list_display = ["node", "score", "checks", "consecutive_failures", "last_checked_at", "suspended_at"]
+    list_filter = [FailingFilter]
+    list_select_related = ["node"]
+    ordering = ["score"]
+    readonly_fields = [f.name for f in NodeTrust._meta.fields]
+    actions = ["reinstate"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Reinstate the nodes (approve, reset failures)")
+    def reinstate(self, request: HttpRequest, queryset: QuerySet[NodeTrust]) -> None:
+        from nodes.models import Node
+        from validation import services
+
+        count = services.reinstate(Node.objects.filter(trust__in=queryset))
+        self.message_user(request, f"{count} node(s) reinstated.")
+
+
+@admin.register(FraudFlag)
+class FraudFlagAdmin(admin.ModelAdmin[FraudFlag]):
+    list_display = ["detected_at", "node", "kind", "resolved"]
+    list_filter = ["kind", "resolved"]
+    list_select_related = ["node"]
+    readonly_fields = ["node", "kind", "detected_at", "evidence"]
+    actions = ["resolve"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Mark resolved")
+    def resolve(self, request: HttpRequest, queryset: QuerySet[FraudFlag]) -> None:
+        self.message_user(request, f"{queryset.update(resolved=True)} flag(s) resolved.")

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from django.db import models
+
+from nodes.models import Node
+from streams.models import Stream
+
+
+class Outcome(models.TextChoices):
+    PASS = "pass", "pass"
+    UNREACHABLE = "unreachable", "unreachable"
+    TIMEOUT = "timeout", "timeout"
+    STALE = "stale", "stale (old frames)"
+    MISMATCH = "mismatch", "mismatch (not this stream)"
+    REDIRECT = "redirect", "redirect"
+    BAD_MEDIA = "bad_media", "bad media"
+
+
+class SpotCheck(models.Model):
+    """One verdict on whether a node served the live stream when asked, with its evidence."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="spot_checks")
+    stream = models.ForeignKey(Stream, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    checked_at = models.DateTimeField(db_index=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    overlap = models.FloatField(null=True, blank=True, help_text="Share of the node's frames in the live window.")
+    latency_ms = models.PositiveIntegerField(help_text="Duration of the whole check.")
+    node_frames = models.PositiveIntegerField(default=0)
+    live_matches = models.PositiveIntegerField(default=0)
+    stale_matches = models.PositiveIntegerField(default=0, help_text="Frames only in older origin windows.")
+    trigger = models.CharField(max_length=16, default="schedule")
+    evidence = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-checked_at"]
+        indexes = [models.Index(fields=["node", "-checked_at"], name="spotcheck_node_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} {self.outcome} @ {self.checked_at:%H:%M:%S}"
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == Outcome.PASS
+
+
+class OriginFrame(models.Model):
+    """Rolling history of the origin's frame fingerprints per stream (to tell stale from foreign)."""
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="+")
+    fingerprint = models.BinaryField(max_length=16)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stream", "fingerprint"], name="one_origin_frame_per_print")]
+        indexes = [models.Index(fields=["stream", "seen_at"], name="originframe_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.stream_id}: {bytes(self.fingerprint).hex()}"
+
+
+class NodeTrust(models.Model):
+    """A node's standing from its recent checks; K consecutive failures suspend it."""
+
+    node = models.OneToOneField(Node, on_delete=models.CASCADE, related_name="trust")
+    score = models.FloatField(default=0.5, help_text="0 (always failing) to 1 (always passing).")
+    checks = models.PositiveIntegerField(default=0)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True, help_text="Suspended by failed checks.")
+
+    def __str__(self) -> str:
+        return f"trust of {self.node_id}: {self.score:.2f}"
+
+
+class FlagKind(models.TextChoices):
+    SYBIL = "sybil", "several nodes behind one relay host"
+    BYTES_BEYOND_VIEWERS = "bytes_beyond_viewers", "bytes served beyond what viewers could draw"
+    GAP_BURST = "gap_burst", "heartbeat gap papered over by a burst"
+
+
+class FraudFlag(models.Model):
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="fraud_flags")
+    kind = models.CharField(max_length=32, choices=FlagKind.choices)
+    detected_at = models.DateTimeField(db_index=True)
+    evidence = models.JSONField(default=dict)
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-detected_at"]
+        constraints = [
+            # One open flag per node and kind: detectors run repeatedly without piling up rows.
+            models.UniqueConstraint(
+                fields=["node", "kind"], condition=models.Q(resolved=False), name="one_open_flag_per_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node_id}: {self.kind}"

@@ -1,0 +1,179 @@
+"""The one place that changes validation state: spot-checks, origin history, trust, flags.
+
+Network I/O (fetching the node's and the origin's HLS) happens before any transaction; only
+the verdict and its consequences are written, in one short transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from nodes import services as node_services
+from nodes.models import Approval, Node, online_q
+from streams.models import Stream
+from validation import checks
+from validation.models import NodeTrust, OriginFrame, Outcome, SpotCheck
+
+log = logging.getLogger(__name__)
+
+TRUST_WEIGHT = 0.2  # each check moves the score this far towards 1 (pass) or 0 (fail)
+
+
+class CheckSkipped(Exception):
+    """No verdict possible (the node relays nothing live, or the origin cannot be read)."""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    outcome: str
+    overlap: float | None
+    live_matches: int
+    stale_matches: int
+
+
+def judge(node_prints: list[bytes], live: set[bytes], history: set[bytes]) -> Judgement:
+    """pass: enough frames in the live window; stale: enough only with older windows; else mismatch."""
+    threshold = settings.SPOT_CHECK_MIN_OVERLAP
+    total = len(node_prints)
+    live_matches = sum(1 for p in node_prints if p in live)
+    stale_matches = sum(1 for p in node_prints if p not in live and p in history)
+    overlap = live_matches / total if total else 0.0
+    if overlap >= threshold:
+        return Judgement(Outcome.PASS, overlap, live_matches, stale_matches)
+    if total and (live_matches + stale_matches) / total >= threshold:
+        return Judgement(Outcome.STALE, overlap, live_matches, stale_matches)
+    return Judgement(Outcome.MISMATCH, overlap, live_matches, stale_matches)
+
+
+def record_origin_frames(stream: Stream, prints: list[bytes], *, now: datetime | None = None) -> None:
+    """Add the origin's frames to the stream's rolling history and drop what is too old."""
+    now = now or timezone.now()
+    OriginFrame.objects.bulk_create(
+        [OriginFrame(stream=stream, fingerprint=p, seen_at=now) for p in set(prints)],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    keep = timedelta(seconds=settings.ORIGIN_HISTORY_SECONDS)
+    OriginFrame.objects.filter(stream=stream, seen_at__lt=now - keep).delete()
+
+
+def sample_origin(stream: Stream) -> int:
+    """Read the origin's live window into the history (scheduled; spot-checks do it too)."""
+    prints, _ = checks.origin_window(stream.origin_hls_url())
+    record_origin_frames(stream, prints)
+    return len(prints)
+
+
+def spot_check(node: Node, *, trigger: str = "schedule") -> SpotCheck:
+    stream = node.assigned_stream
+    if stream is None:
+        raise CheckSkipped(f"node {node.pk} relays no live stream")
+    host = urlsplit(node.public_url).netloc
+    found = checks.inspect_node(node.hls_url(stream.slug), node_host=host)
+    judgement = Judgement(found.outcome, None, 0, 0) if found.outcome else None
+    if judgement is None:
+        try:
+            origin_prints, origin_segments = checks.origin_window(stream.origin_hls_url())
+        except checks.OriginUnavailable as exc:
+            raise CheckSkipped(f"origin unavailable: {exc}") from None
+        record_origin_frames(stream, origin_prints)
+        history = set(
+            bytes(p)
+            for p in OriginFrame.objects.filter(stream=stream, fingerprint__in=found.node_prints).values_list(
+                "fingerprint", flat=True
+            )
+        )
+        judgement = judge(found.node_prints, set(origin_prints), history)
+        found.evidence.update(origin_segments=len(origin_segments), origin_frames=len(origin_prints))
+    return _record(node, stream, found, judgement, trigger)
+
+
+def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Judgement, trigger: str) -> SpotCheck:
+    now = timezone.now()
+    passed = judgement.outcome == Outcome.PASS
+    with transaction.atomic():
+        check = SpotCheck.objects.create(
+            node=node,
+            stream=stream,
+            checked_at=now,
+            outcome=judgement.outcome,
+            overlap=judgement.overlap,
+            latency_ms=found.latency_ms,
+            node_frames=len(found.node_prints),
+            live_matches=judgement.live_matches,
+            stale_matches=judgement.stale_matches,
+            trigger=trigger,
+            evidence=found.evidence,
+        )
+        trust, _ = NodeTrust.objects.select_for_update().get_or_create(node=node)
+        trust.score = trust.score * (1 - TRUST_WEIGHT) + (TRUST_WEIGHT if passed else 0.0)
+        trust.checks += 1
+        trust.consecutive_failures = 0 if passed else trust.consecutive_failures + 1
+        trust.last_checked_at = now
+        suspend = trust.consecutive_failures >= settings.SPOT_CHECK_FAILURES_TO_SUSPEND
+        if suspend and trust.suspended_at is None:
+            trust.suspended_at = now
+            node_services.suspend(
+                Node.objects.filter(pk=node.pk), reason=f"{trust.consecutive_failures} failed spot-checks"
+            )
+        trust.save()
+    log.info("spot-check node %s on %s: %s (%d ms)", node.pk, stream.slug, check.outcome, check.latency_ms)
+    return check
+
+
+def reinstate(nodes: QuerySet[Node]) -> int:
+    """Admin: give suspended nodes another chance (trust failures reset, approval restored)."""
+    NodeTrust.objects.filter(node__in=nodes).update(consecutive_failures=0, suspended_at=None)
+    return node_services.approve(nodes)
+
+
+def pick_nodes(count: int, *, rng: random.Random | None = None) -> list[Node]:
+    """Online, approved, relaying nodes, sampled with weight towards new and low-trust ones."""
+    rng = rng or random.Random()  # noqa: S311  (sampling, not cryptography)
+    candidates = list(
+        Node.objects.filter(online_q(timezone.now()), approval=Approval.APPROVED, assigned_stream__isnull=False)
+        .select_related("assigned_stream", "trust")
+        .order_by("pk")
+    )
+    chosen: list[Node] = []
+    while candidates and len(chosen) < count:
+        weights = [_weight(node) for node in candidates]
+        node = rng.choices(candidates, weights=weights)[0]
+        candidates.remove(node)
+        chosen.append(node)
+    return chosen
+
+
+def _weight(node: Node) -> float:
+    trust: NodeTrust | None = getattr(node, "trust", None)
+    if trust is None:
+        return 3.0  # never checked: first in line
+    return 0.2 + (1.0 - trust.score) * 2 + (1.0 if trust.checks < 5 else 0.0)
+
+
+def failed_windows(start: datetime, end: datetime) -> list[tuple[int, datetime, datetime]]:
+    """(node id, from, to) windows that earn nothing: each failed check voids the time since the
+    node's previous check (at most SPOT_CHECK_WINDOW_SECONDS back). Settlement reads this."""
+    limit = timedelta(seconds=settings.SPOT_CHECK_WINDOW_SECONDS)
+    failed = SpotCheck.objects.filter(~Q(outcome=Outcome.PASS), checked_at__gt=start, checked_at__lte=end + limit)
+    windows = []
+    for check in failed.order_by("node_id", "checked_at"):
+        previous = (
+            SpotCheck.objects.filter(node_id=check.node_id, checked_at__lt=check.checked_at)
+            .order_by("-checked_at")
+            .values_list("checked_at", flat=True)
+            .first()
+        )
+        since = max(previous, check.checked_at - limit) if previous else check.checked_at - limit
+        if since < end and check.checked_at > start:
+            windows.append((check.node_id, since, check.checked_at))
+    return windows

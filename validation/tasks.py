@@ -1,0 +1,45 @@
+"""django-q2 jobs (scheduled by migration 0002): spot-checks, origin history, fraud signals."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from nodes.assignment import live_streams
+from validation import fraud, services
+
+log = logging.getLogger(__name__)
+
+
+def run_spot_checks(count: int | None = None) -> dict[str, int]:
+    """Check a weighted sample of online relaying nodes; one bad node never stops the run."""
+    outcomes: dict[str, int] = {}
+    for node in services.pick_nodes(count or settings.SPOT_CHECKS_PER_RUN):
+        try:
+            check = services.spot_check(node)
+        except services.CheckSkipped as exc:
+            outcomes["skipped"] = outcomes.get("skipped", 0) + 1
+            log.info("spot-check of node %s skipped: %s", node.pk, exc)
+            continue
+        except Exception:  # a worker must move on to the next node whatever one check hits
+            log.exception("spot-check of node %s failed", node.pk)
+            outcomes["error"] = outcomes.get("error", 0) + 1
+            continue
+        outcomes[check.outcome] = outcomes.get(check.outcome, 0) + 1
+    return outcomes
+
+
+def sample_origins() -> int:
+    """Keep every live stream's origin history current between spot-checks."""
+    frames = 0
+    for stream in live_streams():
+        try:
+            frames += services.sample_origin(stream)
+        except Exception:
+            log.exception("could not sample the origin of %s", stream.slug)
+    return frames
+
+
+def detect_fraud() -> int:
+    return fraud.detect_all()

@@ -1,0 +1,94 @@
+"""Consecutive failed checks suspend a node; failed checks void the time before them."""
+
+from __future__ import annotations
+
+import io
+import random
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from nodes.models import Approval, Node
+from streamrp2p_site.testing.media import free_port
+from streams.tests.hook_clients import srs_payload
+from validation import services
+from validation.models import NodeTrust, Outcome, SpotCheck
+from validation.tasks import run_spot_checks
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def relaying(register, node_client, stream_and_key, post_srs, settings):
+    """A node relaying the live stream 'alice' at a public URL where nothing listens."""
+    settings.NODE_ALLOW_PRIVATE_URLS = True
+    post_srs(srs_payload("on_publish", key=stream_and_key[1]))
+    node, key = register("ghost", public_url=f"http://127.0.0.1:{free_port()}")
+    agent = node_client(key)
+    assert agent.beat().json()["assignment"]["stream"] == "alice"
+    return node, agent
+
+
+def test_three_consecutive_failures_suspend_the_node_and_it_gets_no_assignment(relaying, settings):
+    node, agent = relaying
+    for _ in range(settings.SPOT_CHECK_FAILURES_TO_SUSPEND):
+        check = services.spot_check(Node.objects.select_related("assigned_stream").get(pk=node.pk))
+        assert check.outcome == Outcome.UNREACHABLE
+    node.refresh_from_db()
+    trust = NodeTrust.objects.get(node=node)
+    assert node.approval == Approval.SUSPENDED and trust.suspended_at is not None
+    assert trust.consecutive_failures == 3 and trust.score < 0.5
+    assert agent.beat().json()["assignment"] is None
+
+
+def test_reinstating_restores_the_node(relaying, settings):
+    node, agent = relaying
+    for _ in range(3):
+        services.spot_check(Node.objects.select_related("assigned_stream").get(pk=node.pk))
+    services.reinstate(Node.objects.filter(pk=node.pk))
+    assert NodeTrust.objects.get(node=node).consecutive_failures == 0
+    assert agent.beat().json()["assignment"]["stream"] == "alice"
+
+
+def test_a_failed_check_voids_the_time_since_the_previous_check(relaying):
+    node, _ = relaying
+    now = timezone.now()
+    for minutes_ago, outcome in [(30, Outcome.PASS), (20, Outcome.PASS), (15, Outcome.MISMATCH)]:
+        SpotCheck.objects.create(
+            node=node, checked_at=now - timedelta(minutes=minutes_ago), outcome=outcome, latency_ms=5
+        )
+    windows = services.failed_windows(now - timedelta(hours=1), now)
+    assert windows == [(node.pk, now - timedelta(minutes=20), now - timedelta(minutes=15))]
+
+
+def test_a_first_failed_check_voids_at_most_the_window_before_it(relaying, settings):
+    node, _ = relaying
+    failed_at = timezone.now()
+    SpotCheck.objects.create(node=node, checked_at=failed_at, outcome=Outcome.TIMEOUT, latency_ms=5)
+    ((_, since, until),) = services.failed_windows(failed_at - timedelta(hours=1), failed_at)
+    assert until - since == timedelta(seconds=settings.SPOT_CHECK_WINDOW_SECONDS)
+
+
+def test_the_command_prints_one_line_per_check(relaying):
+    node, _ = relaying
+    out = io.StringIO()
+    call_command("spotcheck", "--node", str(node.pk), stdout=out)
+    line = out.getvalue().strip()
+    assert line.startswith(f"node {node.pk} (ghost) stream alice: unreachable, overlap -,") and line.endswith(" ms")
+
+
+def test_the_scheduled_run_moves_on_past_failing_nodes(relaying):
+    assert run_spot_checks() == {"unreachable": 1}
+
+
+def test_new_and_low_trust_nodes_are_sampled_first(register, node_client, stream_and_key, post_srs):
+    post_srs(srs_payload("on_publish", key=stream_and_key[1]))
+    trusted, trusted_key = register("trusted")
+    _, fresh_key = register("fresh")
+    node_client(trusted_key).beat()
+    node_client(fresh_key).beat()
+    NodeTrust.objects.create(node=trusted, score=1.0, checks=50)
+    picks = [services.pick_nodes(1, rng=random.Random(seed))[0].name for seed in range(200)]
+    assert picks.count("fresh") > 3 * picks.count("trusted")
