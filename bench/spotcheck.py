@@ -61,7 +61,7 @@ def main(count: int) -> None:
             outcomes: Counter[str] = Counter()
             for _ in range(count):
                 started = time.perf_counter()
-                found = checks.inspect_node(node_playlist, node_host=f"127.0.0.1:{port}")
+                found = checks.inspect_node(node_playlist)
                 live, _ = checks.origin_window(origin.hls_url("bench"))
                 verdict = found.outcome or services.judge(found.node_prints, set(live), set()).outcome
                 samples.append((time.perf_counter() - started) * 1000)

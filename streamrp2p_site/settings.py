@@ -75,7 +75,6 @@ NODE_MAX_REQUESTS_PER_SECOND = env_int("NODE_MAX_REQUESTS_PER_SECOND", 5_000, mi
 # --- Validation -----------------------------------------------------------------------------
 SPOT_CHECK_MIN_OVERLAP = 0.9  # share of a node's frames that must be in the origin's live window
 SPOT_CHECK_FAILURES_TO_SUSPEND = env_int("SPOT_CHECK_FAILURES_TO_SUSPEND", 3, minimum=1)
-SPOT_CHECK_WINDOW_SECONDS = 600  # a failed check voids at most this much time before it
 SPOT_CHECKS_PER_RUN = env_int("SPOT_CHECKS_PER_RUN", 20, minimum=1)  # per minute (django-q2 schedule)
 ORIGIN_HISTORY_SECONDS = 600  # origin fingerprints kept per stream to recognise stale recordings
 # A viewer draws at most this much per minute (8 Mbit/s with headroom); beyond: a fraud flag.

@@ -10,7 +10,6 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -25,6 +24,7 @@ from validation.models import NodeTrust, OriginFrame, Outcome, SpotCheck
 
 log = logging.getLogger(__name__)
 
+ORIGIN_SAMPLE_SEGMENTS = 100  # a sample records the origin's whole playlist window
 TRUST_WEIGHT = 0.2  # each check moves the score this far towards 1 (pass) or 0 (fail)
 
 
@@ -68,7 +68,7 @@ def record_origin_frames(stream: Stream, prints: list[bytes], *, now: datetime |
 
 def sample_origin(stream: Stream) -> int:
     """Read the origin's live window into the history (scheduled; spot-checks do it too)."""
-    prints, _ = checks.origin_window(stream.origin_hls_url())
+    prints, _ = checks.origin_window(stream.origin_hls_url(), newest=ORIGIN_SAMPLE_SEGMENTS)
     record_origin_frames(stream, prints)
     return len(prints)
 
@@ -77,8 +77,7 @@ def spot_check(node: Node, *, trigger: str = "schedule") -> SpotCheck:
     stream = node.assigned_stream
     if stream is None:
         raise CheckSkipped(f"node {node.pk} relays no live stream")
-    host = urlsplit(node.public_url).netloc
-    found = checks.inspect_node(node.hls_url(stream.slug), node_host=host)
+    found = checks.inspect_node(node.hls_url(stream.slug))
     judgement = Judgement(found.outcome, None, 0, 0) if found.outcome else None
     if judgement is None:
         try:
@@ -94,6 +93,11 @@ def spot_check(node: Node, *, trigger: str = "schedule") -> SpotCheck:
         )
         judgement = judge(found.node_prints, set(origin_prints), history)
         found.evidence.update(origin_segments=len(origin_segments), origin_frames=len(origin_prints))
+        if judgement.outcome == Outcome.PASS and checks.node_identity(node.public_url) != node.pk:
+            # The right frames, but from a relay that says it is another node: a URL borrowed
+            # from an honest friend earns that friend's node nothing and this one nothing either.
+            found.evidence["reason"] = "the relay at this URL reports another node id on /healthz"
+            judgement = Judgement(Outcome.MISMATCH, judgement.overlap, judgement.live_matches, 0)
     return _record(node, stream, found, judgement, trigger)
 
 
@@ -119,8 +123,12 @@ def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Jud
         trust.checks += 1
         trust.consecutive_failures = 0 if passed else trust.consecutive_failures + 1
         trust.last_checked_at = now
+        if passed:
+            trust.suspended_at = None
         suspend = trust.consecutive_failures >= settings.SPOT_CHECK_FAILURES_TO_SUSPEND
-        if suspend and trust.suspended_at is None:
+        # However the node was reinstated (this app's action or the node admin's), K more
+        # failures suspend it again.
+        if suspend and node.approval != Approval.SUSPENDED:
             trust.suspended_at = now
             node_services.suspend(
                 Node.objects.filter(pk=node.pk), reason=f"{trust.consecutive_failures} failed spot-checks"
@@ -161,10 +169,11 @@ def _weight(node: Node) -> float:
 
 
 def failed_windows(start: datetime, end: datetime) -> list[tuple[int, datetime, datetime]]:
-    """(node id, from, to) windows that earn nothing: each failed check voids the time since the
-    node's previous check (at most SPOT_CHECK_WINDOW_SECONDS back). Settlement reads this."""
-    limit = timedelta(seconds=settings.SPOT_CHECK_WINDOW_SECONDS)
-    failed = SpotCheck.objects.filter(~Q(outcome=Outcome.PASS), checked_at__gt=start, checked_at__lte=end + limit)
+    """(node id, from, to) windows overlapping [start, end] that earn nothing: a failed check
+    voids all the time since the node's previous check (since it registered, for a first check).
+    Checks are samples, so a cheat is only known to have cheated since the last proof it did not.
+    Settlement reads this."""
+    failed = SpotCheck.objects.filter(~Q(outcome=Outcome.PASS), checked_at__gt=start).select_related("node")
     windows = []
     for check in failed.order_by("node_id", "checked_at"):
         previous = (
@@ -173,7 +182,7 @@ def failed_windows(start: datetime, end: datetime) -> list[tuple[int, datetime, 
             .values_list("checked_at", flat=True)
             .first()
         )
-        since = max(previous, check.checked_at - limit) if previous else check.checked_at - limit
-        if since < end and check.checked_at > start:
+        since = previous or check.node.created_at
+        if since < end:
             windows.append((check.node_id, since, check.checked_at))
     return windows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django.conf import settings
 
@@ -30,15 +31,23 @@ def run_spot_checks(count: int | None = None) -> dict[str, int]:
     return outcomes
 
 
-def sample_origins() -> int:
-    """Keep every live stream's origin history current between spot-checks."""
+def sample_origins(duration: float = 50.0, every: float = 5.0) -> int:
+    """Keep every live stream's origin history current: sample for ``duration`` seconds.
+
+    Scheduled each minute, so the history has no holes even when the origin's playlist window
+    is only a few seconds long (a recording of any moment can then be told from a foreign one).
+    """
     frames = 0
-    for stream in live_streams():
-        try:
-            frames += services.sample_origin(stream)
-        except Exception:
-            log.exception("could not sample the origin of %s", stream.slug)
-    return frames
+    deadline = time.monotonic() + duration
+    while True:
+        for stream in live_streams():
+            try:
+                frames += services.sample_origin(stream)
+            except Exception:  # one stream's origin trouble must not stop the others' history
+                log.exception("could not sample the origin of %s", stream.slug)
+        if time.monotonic() + every > deadline:
+            return frames
+        time.sleep(every)
 
 
 def detect_fraud() -> int:

@@ -94,6 +94,8 @@ def test_the_honest_node_passes_and_each_adversary_gets_its_own_verdict(
             fake_node(friend, "redirector", servers[1].base_url): "redirect",
             fake_node(friend, "random-bytes", servers[2].base_url): "bad_media",
             fake_node(friend, "silent", servers[3].base_url): "timeout",
+            # the honest relay's URL, claimed by another node: its /healthz names the honest node
+            fake_node(friend, "borrowed-url", honest.base_url): "mismatch",
         }
         honest_node = Node.objects.get(name="honest")
         outcome, latency = check(honest_node)

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from nodes import services as node_services
 from nodes.models import Approval, Node
 from streamrp2p_site.testing.media import free_port
 from streams.tests.hook_clients import srs_payload
@@ -63,12 +64,21 @@ def test_a_failed_check_voids_the_time_since_the_previous_check(relaying):
     assert windows == [(node.pk, now - timedelta(minutes=20), now - timedelta(minutes=15))]
 
 
-def test_a_first_failed_check_voids_at_most_the_window_before_it(relaying, settings):
+def test_a_first_failed_check_voids_everything_since_the_node_registered(relaying):
     node, _ = relaying
     failed_at = timezone.now()
     SpotCheck.objects.create(node=node, checked_at=failed_at, outcome=Outcome.TIMEOUT, latency_ms=5)
-    ((_, since, until),) = services.failed_windows(failed_at - timedelta(hours=1), failed_at)
-    assert until - since == timedelta(seconds=settings.SPOT_CHECK_WINDOW_SECONDS)
+    assert services.failed_windows(failed_at - timedelta(hours=1), failed_at) == [(node.pk, node.created_at, failed_at)]
+
+
+def test_failed_checks_after_the_period_still_void_time_inside_it(relaying):
+    node, _ = relaying
+    now = timezone.now()
+    SpotCheck.objects.create(node=node, checked_at=now - timedelta(hours=3), outcome=Outcome.PASS, latency_ms=5)
+    SpotCheck.objects.create(node=node, checked_at=now, outcome=Outcome.STALE, latency_ms=5)
+    period = (now - timedelta(hours=2), now - timedelta(hours=1))
+    assert services.failed_windows(*period) == [(node.pk, now - timedelta(hours=3), now)]
+    assert services.failed_windows(now - timedelta(hours=5), now - timedelta(hours=4)) == []
 
 
 def test_the_command_prints_one_line_per_check(relaying):
@@ -79,8 +89,25 @@ def test_the_command_prints_one_line_per_check(relaying):
     assert line.startswith(f"node {node.pk} (ghost) stream alice: unreachable, overlap -,") and line.endswith(" ms")
 
 
-def test_the_scheduled_run_moves_on_past_failing_nodes(relaying):
-    assert run_spot_checks() == {"unreachable": 1}
+def test_the_scheduled_run_moves_on_past_failing_nodes(relaying, register, node_client):
+    for name in ("second", "third"):
+        node_client(register(name, public_url=f"http://127.0.0.1:{free_port()}")[1]).beat()
+    assert run_spot_checks() == {"unreachable": 3}
+    assert SpotCheck.objects.count() == 3
+
+
+def test_a_node_approved_from_the_node_admin_without_reinstating_is_suspended_at_its_next_failure(relaying, settings):
+    node, _ = relaying
+
+    def fail() -> None:
+        services.spot_check(Node.objects.select_related("assigned_stream").get(pk=node.pk))
+
+    for _ in range(settings.SPOT_CHECK_FAILURES_TO_SUSPEND):
+        fail()
+    node_services.approve(Node.objects.filter(pk=node.pk))  # the node admin's action, not "reinstate"
+    assert Node.objects.get(pk=node.pk).approval == Approval.APPROVED
+    fail()  # still K+1 failures in a row: no fresh start without a passed check or a reinstatement
+    assert Node.objects.get(pk=node.pk).approval == Approval.SUSPENDED
 
 
 def test_new_and_low_trust_nodes_are_sampled_first(register, node_client, stream_and_key, post_srs):

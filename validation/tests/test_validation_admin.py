@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from nodes.models import Approval, Node
+from streamrp2p_site.testing.media import free_port
+from streams.tests.hook_clients import srs_payload
 from validation.models import FlagKind, FraudFlag, NodeTrust, Outcome, SpotCheck
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +48,16 @@ def test_reinstate_action_restores_a_suspended_node(staff, register):
     assert node.approval == Approval.APPROVED and trust.consecutive_failures == 0 and trust.suspended_at is None
 
 
-def test_spot_check_action_on_nodes_runs_a_check(staff, register, settings):
-    settings.NODE_ALLOW_PRIVATE_URLS = True
-    node, _ = register()
-    response = staff.post("/admin/nodes/node/", {"action": "spot_check", "_selected_action": [node.pk]}, follow=True)
-    assert "skipped" in response.content.decode()  # it relays nothing live: no verdict
+def test_spot_check_action_on_nodes_runs_a_check_or_says_why_not(
+    staff, register, node_client, stream_and_key, post_srs
+):
+    idle, _ = register("idle")
+    ghost, ghost_key = register("ghost", public_url=f"http://127.0.0.1:{free_port()}")
+    post_srs(srs_payload("on_publish", key=stream_and_key[1]))
+    node_client(ghost_key).beat()
+    selected = {"action": "spot_check", "_selected_action": [idle.pk, ghost.pk]}
+    response = staff.post("/admin/nodes/node/", selected)
+    said = " | ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert f"idle (#{idle.pk}): skipped" in said  # it relays nothing live: no verdict
+    assert f"ghost (#{ghost.pk}): unreachable" in said
+    assert SpotCheck.objects.get().trigger == "admin"
