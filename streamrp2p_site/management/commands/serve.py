@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -32,7 +34,8 @@ class Command(BaseCommand):
             "streamrp2p_site.asgi:application",
         ]
         commands = {"web": [sys.executable, *web], "worker": [sys.executable, manage, "qcluster"]}
-        children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        # Each child leads its own process group, so stopping reaches a qcluster's workers too.
+        children = {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()}
         self.stdout.write(
             f"Serving http://{options['host']}:{options['port']}/ with a django-q2 worker. Ctrl-C stops both."
         )
@@ -59,13 +62,17 @@ class Command(BaseCommand):
 
     def _stop(self, children: dict[str, subprocess.Popen[bytes]]) -> None:
         for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
+            _signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + 20  # a running job may finish first
         for child in children.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        for child in children.values():
+            _signal_group(child, signal.SIGKILL)  # whatever is left of its group: no orphans
+            child.wait()
         self.stdout.write("Stopped.")
+
+
+def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signum)

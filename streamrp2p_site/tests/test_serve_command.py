@@ -1,0 +1,69 @@
+"""`manage.py serve` (make run): ASGI site and django-q2 worker together; Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from streamrp2p_site.testing.media import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def descendants(pid: int) -> set[int]:
+    table = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
+    children: dict[int, list[int]] = {}
+    for line in table.splitlines():
+        child, parent = (int(v) for v in line.split())
+        children.setdefault(parent, []).append(child)
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is gone for our purposes
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"
+
+
+def test_serves_the_site_with_a_worker_and_sigint_leaves_no_process_behind(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}", "LOG_LEVEL": "WARNING"}
+    env.pop("REDIS_URL", None)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True, timeout=120)
+    port = free_port()
+    serve = subprocess.Popen([*manage, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, timeout=30)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/streams", timeout=5) as response:
+            assert response.status == 200
+        deadline = time.monotonic() + 20
+        while len(descendants(serve.pid)) < 3 and time.monotonic() < deadline:  # daphne, qcluster + workers
+            time.sleep(0.5)
+        # A job still running at Ctrl-C (the origin sampler runs ~50 s) must not keep workers alive.
+        job = "from django_q.tasks import async_task; async_task('validation.tasks.sample_origins')"
+        subprocess.run([*manage, "shell", "-c", job], env=env, check=True, capture_output=True, timeout=60)
+        time.sleep(4)  # the worker picks it up
+        family = descendants(serve.pid)
+        assert len(family) >= 3
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=40) == 0
+        left = [pid for pid in family if alive(pid)]
+        assert left == [], f"processes left behind: {left}"
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
