@@ -44,6 +44,7 @@ bench: $(VENV)/.installed-dev
 	cd bench && ../$(BIN)/python hooks.py
 	cd bench && ../$(BIN)/python heartbeats.py 2000 3
 	cd bench && ../$(BIN)/python spotcheck.py 20
+	cd bench && ../$(BIN)/python settlement.py 2000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

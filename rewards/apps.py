@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class RewardsConfig(AppConfig):
-    """Settlement, ledger, balances, payouts, leaderboards (earnings issue)."""
+    """Settlement, the append-only ledger, balances (payouts and leaderboards: next)."""
 
     name = "rewards"

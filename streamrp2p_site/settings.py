@@ -7,13 +7,14 @@ channel layer, django-q2's ORM broker). Production sets ``DATABASE_URL``, ``REDI
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from streamrp2p_site.env import env_bool, env_int, env_list, env_str, env_url
+from streamrp2p_site.env import env_bool, env_decimal, env_int, env_list, env_str, env_url
 
 # Lets Django's generic classes be subscripted at run time (admin.ModelAdmin[Stream]) for mypy.
 django_stubs_ext.monkeypatch()
@@ -79,6 +80,14 @@ SPOT_CHECKS_PER_RUN = env_int("SPOT_CHECKS_PER_RUN", 20, minimum=1)  # per minut
 ORIGIN_HISTORY_SECONDS = 600  # origin fingerprints kept per stream to recognise stale recordings
 # A viewer draws at most this much per minute (8 Mbit/s with headroom); beyond: a fraud flag.
 FRAUD_MAX_BYTES_PER_VIEWER_MINUTE = env_int("FRAUD_MAX_BYTES_PER_VIEWER_MINUTE", 150_000_000, minimum=1)
+
+# --- Rewards ------------------------------------------------------------------------------------
+# A node's share of a stream-hour's pool: this weight on its share of relayed minutes, the rest on
+# its share of bytes served (all bytes weight goes to minutes when nobody reports bytes).
+SETTLEMENT_MINUTES_WEIGHT = env_decimal("SETTLEMENT_MINUTES_WEIGHT", Decimal("0.7"))
+if not Decimal(0) <= SETTLEMENT_MINUTES_WEIGHT <= Decimal(1):
+    raise ImproperlyConfigured("SETTLEMENT_MINUTES_WEIGHT must be between 0 and 1")
+SETTLEMENT_GRACE_SECONDS = env_int("SETTLEMENT_GRACE_SECONDS", 120, minimum=0)  # late heartbeats
 
 INSTALLED_APPS = [
     "daphne",

@@ -1,0 +1,165 @@
+"""Settlement: each closed stream-hour's pool, split by verified contribution, into the ledger.
+
+Reads minute buckets (never raw heartbeats), the stream's sessions (how long it was live) and
+validation's failed-check windows. One transaction per stream-hour; the unique constraint on
+(stream, hour) makes a repeated or concurrent run credit nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from nodes.models import Approval, NodeMinute
+from rewards.models import EntryKind, LedgerEntry, Settlement
+from rewards.split import split_pool, to_cents
+from streamrp2p_site.errors import ServiceError
+from streams.models import Stream, StreamSession
+from validation.services import failed_windows
+
+log = logging.getLogger(__name__)
+HOUR = timedelta(hours=1)
+
+
+class SettlementError(ServiceError):
+    pass
+
+
+@dataclass(frozen=True)
+class Contribution:
+    node_id: int
+    user_id: int
+    minutes: int
+    bytes_served: int
+
+
+def hour_start(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def live_seconds(stream: Stream, start: datetime) -> int:
+    end = start + HOUR
+    total = 0.0
+    sessions = StreamSession.objects.filter(stream=stream, started_at__lt=end).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=start)
+    )
+    for session in sessions:
+        until = min(session.ended_at or end, end)
+        total += max(0.0, (until - max(session.started_at, start)).total_seconds())
+    return int(min(total, 3600))
+
+
+def contributions(stream: Stream, start: datetime) -> list[Contribution]:
+    """Minutes relayed and bytes served per node: buckets of the hour attributed to this stream,
+    with at least one healthy heartbeat, of nodes not suspended, outside failed-check windows."""
+    end = start + HOUR
+    buckets = NodeMinute.objects.filter(
+        stream=stream, minute__gte=start, minute__lt=end, healthy_heartbeats__gt=0
+    ).exclude(node__approval=Approval.SUSPENDED)
+    voided: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for node_id, since, until in failed_windows(start, end):
+        voided[node_id].append((since, until))
+    rows = buckets.exclude(node_id__in=voided).values("node_id", "node__owner_id")
+    totals = rows.annotate(minutes=Count("pk"), sent=Sum("bytes_served"))
+    found = [Contribution(r["node_id"], r["node__owner_id"], r["minutes"], r["sent"] or 0) for r in totals]
+    for node_id, windows in voided.items():  # few nodes: count their valid minutes one by one
+        minutes, sent, owner = 0, 0, None
+        for bucket in buckets.filter(node_id=node_id).select_related("node"):
+            if any(since <= bucket.minute < until for since, until in windows):
+                continue
+            minutes, sent, owner = minutes + 1, sent + bucket.bytes_served, bucket.node.owner_id
+        if minutes and owner is not None:
+            found.append(Contribution(node_id, owner, minutes, sent))
+    return found
+
+
+def weights(found: list[Contribution]) -> dict[int, Decimal]:
+    """Each node's share of the minutes and of the bytes, mixed by the configured weights."""
+    minutes = sum(c.minutes for c in found)
+    sent = sum(c.bytes_served for c in found)
+    minute_weight = Decimal(settings.SETTLEMENT_MINUTES_WEIGHT)
+    bytes_weight = Decimal(1) - minute_weight if sent else Decimal(0)
+    if not sent:
+        minute_weight = Decimal(1)
+    return {
+        c.node_id: minute_weight * Decimal(c.minutes) / Decimal(minutes)
+        + (bytes_weight * Decimal(c.bytes_served) / Decimal(sent) if sent else Decimal(0))
+        for c in found
+    }
+
+
+def _closed(moment: datetime) -> datetime:
+    start = hour_start(moment)
+    if start + HOUR > timezone.now():
+        raise SettlementError("hour_open", f"The hour {start:%Y-%m-%d %H:00} has not ended yet.")
+    return start
+
+
+def settle_stream_hour(stream: Stream, start: datetime) -> Settlement | None:
+    """Settle one closed hour of one stream; None when it was settled before (nothing credited)."""
+    start = _closed(start)
+    if Settlement.objects.filter(stream=stream, hour=start).exists():
+        return None
+    seconds = live_seconds(stream, start)
+    pool = to_cents(stream.reward_rate_per_hour * Decimal(seconds) / Decimal(3600))
+    found = contributions(stream, start)
+    shares = split_pool(pool, weights(found)) if found else {}
+    owners = {c.node_id: c.user_id for c in found}
+    memo = f"{stream.slug} {start:%Y-%m-%d %H:00} UTC"
+    try:
+        with transaction.atomic():
+            settlement = Settlement.objects.create(
+                stream=stream,
+                hour=start,
+                live_seconds=seconds,
+                pool=pool,
+                credited=sum(shares.values(), Decimal(0)),
+                nodes=len(shares),
+            )
+            entries = [
+                LedgerEntry(user_id=owners[node_id], kind=EntryKind.CREDIT, amount=amount, settlement=settlement,
+                            node_id=node_id, stream=stream, memo=memo)
+                for node_id, amount in sorted(shares.items())
+            ]  # fmt: skip
+            LedgerEntry.objects.bulk_create(entries, batch_size=2000)
+    except IntegrityError:
+        return None  # another worker settled this hour first
+    log.info("settled %s %s: pool %s to %d node(s)", stream.slug, start, pool, len(shares))
+    return settlement
+
+
+def settle_hour(start: datetime) -> list[Settlement]:
+    """Settle every stream that was live during the hour starting at ``start``."""
+    start = _closed(start)
+    touched = StreamSession.objects.filter(started_at__lt=start + HOUR).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=start)
+    )
+    done = []
+    for stream in Stream.objects.filter(pk__in=touched.values("stream_id")).order_by("slug"):
+        settlement = settle_stream_hour(stream, start)
+        if settlement is not None:
+            done.append(settlement)
+    return done
+
+
+def settle_due(now: datetime | None = None, lookback_hours: int = 24) -> list[Settlement]:
+    """Settle every closed hour of the last day not settled yet, leaving late heartbeats a grace."""
+    now = now or timezone.now()
+    last = hour_start(now - timedelta(seconds=settings.SETTLEMENT_GRACE_SECONDS)) - HOUR
+    done: list[Settlement] = []
+    for back in range(lookback_hours - 1, -1, -1):
+        done += settle_hour(last - back * HOUR)
+    return done
+
+
+def balance(user_id: int) -> Decimal:
+    total = LedgerEntry.objects.filter(user_id=user_id).aggregate(total=Sum("amount"))["total"]
+    return total if total is not None else Decimal("0.00")
