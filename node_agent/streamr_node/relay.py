@@ -95,11 +95,14 @@ class Relay:
     def newest_segment_age(self) -> float | None:
         if self.slug is None:
             return None
-        try:
-            newest = max(p.stat().st_mtime for p in (self.hls_root / self.slug).glob("*.ts"))
-        except (ValueError, FileNotFoundError):
-            return None
-        return max(0.0, time.time() - newest)
+        newest = None
+        for path in (self.hls_root / self.slug).glob("*.ts"):
+            try:
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:  # ffmpeg deleted it (delete_segments) after the listing
+                continue
+            newest = mtime if newest is None else max(newest, mtime)
+        return None if newest is None else max(0.0, time.time() - newest)
 
     # --- control ---------------------------------------------------------------------------------
 

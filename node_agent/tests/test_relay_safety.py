@@ -49,3 +49,18 @@ def test_a_second_agent_on_the_same_data_directory_is_refused(tmp_path):
     finally:
         first.close()
     lock_data_dir(tmp_path).close()  # free again once the first one is gone
+
+
+def test_a_segment_deleted_while_the_age_is_measured_is_not_a_stall(tmp_path, monkeypatch):
+    """ffmpeg deletes old segments at any moment; one vanishing mid-listing must not look like a stall."""
+    import pathlib
+
+    relay = Relay(tmp_path, ffmpeg_exe="/bin/false")
+    relay.slug = "alice"
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "seg_2.ts").write_bytes(b"x")
+    vanished = tmp_path / "alice" / "seg_1.ts"
+    real_glob = pathlib.Path.glob
+    monkeypatch.setattr(pathlib.Path, "glob", lambda self, pattern: [vanished, *real_glob(self, pattern)])
+    age = relay.newest_segment_age()
+    assert age is not None and age < 5
