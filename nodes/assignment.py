@@ -34,10 +34,6 @@ def live_streams() -> QuerySet[Stream]:
     return Stream.objects.filter(Exists(live_session))
 
 
-def assignable_nodes() -> QuerySet[Node]:
-    return Node.objects.filter(online_q(timezone.now()), approval=Approval.APPROVED, assigned_stream__isnull=True)
-
-
 def choose_stream(node: Node) -> Stream | None:
     candidates = live_streams()
     if node.pinned_stream_id is not None:
@@ -63,15 +59,6 @@ def assign_node(node: Node) -> Stream | None:
         return stream
     node.refresh_from_db(fields=["assigned_stream", "assigned_at"])
     return node.assigned_stream
-
-
-def assign_waiting_nodes(stream: Stream) -> int:
-    """Assign every online, approved, unassigned node that may relay ``stream`` to it."""
-    waiting = assignable_nodes().filter(Q(pinned_stream__isnull=True) | Q(pinned_stream=stream))
-    count = waiting.update(assigned_stream=stream, assigned_at=timezone.now())
-    if count:
-        log.info("%d node(s) assigned to %s", count, stream.slug)
-    return count
 
 
 def rebalance() -> int:

@@ -28,10 +28,6 @@ def env_str(name: str, default: str) -> str:
     return default if value is None else value
 
 
-def env_optional_str(name: str) -> str | None:
-    return _raw(name)
-
-
 def env_bool(name: str, default: bool) -> bool:
     value = _raw(name)
     if value is None:

@@ -38,10 +38,6 @@ class Stream(models.Model):
     def __str__(self) -> str:
         return self.slug
 
-    @property
-    def publish_path(self) -> str:
-        return f"{PUBLISH_APP}/{self.slug}"
-
     def rtmp_url(self) -> str:
         return settings.ORIGIN_RTMP_URL.format(app=PUBLISH_APP, stream=self.slug)
 

@@ -43,7 +43,6 @@ class OriginUnavailable(Exception):
 class Inspection:
     outcome: str = ""
     node_prints: list[bytes] = field(default_factory=list)
-    origin_prints: list[bytes] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
