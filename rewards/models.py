@@ -32,12 +32,14 @@ class AppendOnlyError(Exception):
     pass
 
 
-class LedgerQuerySet(models.QuerySet["LedgerEntry"]):
+class AppendOnlyQuerySet(models.QuerySet[Any]):
+    """Refuses bulk changes: rows of the ledger and the audit log are written once, never altered."""
+
     def update(self, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("The ledger is append-only: add a correcting entry instead.")
+        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} are append-only: add a new entry instead.")
 
     def delete(self) -> NoReturn:
-        raise AppendOnlyError("The ledger is append-only: add a correcting entry instead.")
+        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} are append-only: add a new entry instead.")
 
 
 class EntryKind(models.TextChoices):
@@ -55,10 +57,16 @@ class LedgerEntry(models.Model):
     settlement = models.ForeignKey(Settlement, null=True, blank=True, on_delete=models.PROTECT, related_name="entries")
     node = models.ForeignKey(Node, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries")
     stream = models.ForeignKey(Stream, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    payout = models.ForeignKey(
+        "PayoutRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    # What a credit pays for (verified minutes and bytes), so leaderboards read the ledger alone.
+    minutes = models.PositiveIntegerField(default=0)
+    bytes_served = models.PositiveBigIntegerField(default=0)
     memo = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    objects = LedgerQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -66,6 +74,16 @@ class LedgerEntry(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["settlement", "node"], condition=models.Q(kind="credit"), name="one_credit_per_node_settlement"
+            ),
+            # A payout is debited once, and reversed (when rejected after approval) at most once.
+            models.UniqueConstraint(
+                fields=["payout", "kind"],
+                condition=models.Q(payout__isnull=False),
+                name="one_entry_per_payout_and_kind",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="payout") | models.Q(amount__lt=0, payout__isnull=False),
+                name="payout_entries_are_debits_of_a_payout",
             ),
         ]
         indexes = [models.Index(fields=["user", "created_at"], name="ledger_user_time_idx")]
@@ -80,3 +98,116 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("The ledger is append-only: add a correcting entry instead.")
+
+
+class MethodKind(models.TextChoices):
+    PAYPAL = "paypal", "PayPal (email)"
+    VENMO = "venmo", "Venmo (handle)"
+    MANUAL = "manual", "Manual (note to the admin)"
+
+
+class PayoutMethod(models.Model):
+    """Where a friend wants to be paid; copied onto each request, so later edits never redirect money."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="payout_method")
+    kind = models.CharField(max_length=16, choices=MethodKind.choices)
+    address = models.CharField(max_length=200, help_text="PayPal email, Venmo handle or a note for a manual payout.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.address}"
+
+
+class PayoutStatus(models.TextChoices):
+    REQUESTED = "requested", "requested"
+    APPROVED = "approved", "approved (debited)"
+    REJECTED = "rejected", "rejected"
+    PAID = "paid", "paid"
+
+
+class PayoutBatch(models.Model):
+    """Approved PayPal/Venmo payouts gathered for one PayPal Payouts bulk upload (a CSV file)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Empty when the scheduled job assembled it.",
+    )  # fmt: skip
+    currency = models.CharField(max_length=3)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
+    items = models.PositiveIntegerField()
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "payout batches"
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} ({self.items} payouts, {self.total} {self.currency})"
+
+
+class PayoutRequest(models.Model):
+    """A friend's request to be paid; the ledger is debited when an admin approves it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_requests")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    method = models.CharField(max_length=16, choices=MethodKind.choices)
+    address = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=PayoutStatus.choices, default=PayoutStatus.REQUESTED)
+    requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=200, blank=True, help_text="Why it was rejected.")
+    paid_at = models.DateTimeField(null=True, blank=True)
+    external_reference = models.CharField(max_length=100, blank=True, help_text="e.g. the PayPal transaction id.")
+    batch = models.ForeignKey(PayoutBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts")
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(status="paid") | ~models.Q(external_reference=""),
+                name="paid_payouts_have_a_reference",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"payout {self.pk}: {self.amount} to {self.user} ({self.status})"
+
+
+class AuditEntry(models.Model):
+    """Who changed what in money matters: payout methods, requests, decisions, batches. Append-only."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Empty for the coordinator's own jobs.",
+    )  # fmt: skip
+    action = models.CharField(max_length=40, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries",
+        help_text="Whose money it concerns.",
+    )  # fmt: skip
+    payout = models.ForeignKey(PayoutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="audit")
+    batch = models.ForeignKey(PayoutBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="audit")
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("The audit log is append-only.")

@@ -1,4 +1,4 @@
-"""django-q2 job (scheduled hourly by migration): settle the closed hours."""
+"""django-q2 jobs (scheduled by migrations): settle closed hours; gather approved payouts into batches."""
 
 from __future__ import annotations
 
@@ -7,3 +7,9 @@ from rewards import services
 
 def settle_due_hours() -> int:
     return len(services.settle_due())
+
+
+def assemble_payout_batches() -> int | None:
+    """One PayPal bulk batch of the approved payouts not batched yet; None when there are none."""
+    batch = services.assemble_batch()
+    return batch.pk if batch is not None else None

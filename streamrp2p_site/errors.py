@@ -33,6 +33,8 @@ def json_error(status: int, code: str, message: str) -> JsonResponse:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ServiceError):  # a service refused: its code, message and status go out as they are
+        return Response(error_body(exc.code, exc.message), status=exc.status)
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -88,6 +88,14 @@ SETTLEMENT_MINUTES_WEIGHT = env_decimal("SETTLEMENT_MINUTES_WEIGHT", Decimal("0.
 if not Decimal(0) <= SETTLEMENT_MINUTES_WEIGHT <= Decimal(1):
     raise ImproperlyConfigured("SETTLEMENT_MINUTES_WEIGHT must be between 0 and 1")
 SETTLEMENT_GRACE_SECONDS = env_int("SETTLEMENT_GRACE_SECONDS", 120, minimum=0)  # late heartbeats
+# Payouts: the smallest amount a friend may request, and the one currency of the ledger (PayPal
+# bulk files hold a single currency).
+PAYOUT_MINIMUM = env_decimal("PAYOUT_MINIMUM", Decimal("5.00"))
+if PAYOUT_MINIMUM <= 0 or PAYOUT_MINIMUM.quantize(Decimal("0.01")) != PAYOUT_MINIMUM:
+    raise ImproperlyConfigured(f"PAYOUT_MINIMUM must be a positive amount in whole cents, got {PAYOUT_MINIMUM}")
+CURRENCY = env_str("CURRENCY", "USD").upper()
+if not (len(CURRENCY) == 3 and CURRENCY.isalpha() and CURRENCY.isascii()):
+    raise ImproperlyConfigured(f"CURRENCY must be a three-letter ISO 4217 code, got {CURRENCY!r}")
 
 INSTALLED_APPS = [
     "daphne",

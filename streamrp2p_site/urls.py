@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("streams.urls")),
     path("", include("nodes.urls")),
+    path("", include("rewards.urls")),
 ]
 
 handler400 = "streamrp2p_site.errors.bad_request"

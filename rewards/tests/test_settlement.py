@@ -16,41 +16,10 @@ from nodes import services as node_services
 from nodes.models import Node, NodeMinute
 from rewards import services
 from rewards.models import AppendOnlyError, LedgerEntry, Settlement
-from streams import services as stream_services
-from streams.models import Origin, StreamSession
+from rewards.tests.helpers import relayed
 from validation.models import Outcome, SpotCheck
 
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def hour():
-    return services.hour_start(timezone.now()) - 2 * HOUR
-
-
-@pytest.fixture
-def live_alice(make_stream, hour):
-    """'alice' (rate 6.00/hour) live from 10 minutes before the hour until 30 minutes into it."""
-
-    def go(until: timedelta | None = timedelta(minutes=30)):
-        stream, key = make_stream("alice", reward_rate_per_hour=Decimal("6.00"))
-        stream_services.admit_publish(
-            stream_services.PublishRequest(origin=Origin.SRS, app="live", slug="alice", key=key, client_id="c")
-        )
-        StreamSession.objects.update(
-            started_at=hour - timedelta(minutes=10), ended_at=hour + until if until is not None else None
-        )
-        return stream
-
-    return go
-
-
-def relayed(node: Node, stream, hour, minutes: range, bytes_per_minute: int = 1_000_000) -> None:
-    NodeMinute.objects.bulk_create(
-        NodeMinute(node=node, stream=stream, minute=hour + timedelta(minutes=m), heartbeats=6,
-                   healthy_heartbeats=6, bytes_served=bytes_per_minute)
-        for m in minutes
-    )  # fmt: skip
 
 
 pytestmark = pytest.mark.django_db

@@ -112,7 +112,7 @@ def settle_stream_hour(stream: Stream, start: datetime) -> Settlement | None:
     pool = to_cents(stream.reward_rate_per_hour * Decimal(seconds) / Decimal(3600))
     found = contributions(stream, start)
     shares = split_pool(pool, weights(found)) if found else {}
-    owners = {c.node_id: c.user_id for c in found}
+    by_node = {c.node_id: c for c in found}
     memo = f"{stream.slug} {start:%Y-%m-%d %H:00} UTC"
     try:
         with transaction.atomic():
@@ -125,8 +125,9 @@ def settle_stream_hour(stream: Stream, start: datetime) -> Settlement | None:
                 nodes=len(shares),
             )
             entries = [
-                LedgerEntry(user_id=owners[node_id], kind=EntryKind.CREDIT, amount=amount, settlement=settlement,
-                            node_id=node_id, stream=stream, memo=memo)
+                LedgerEntry(user_id=by_node[node_id].user_id, kind=EntryKind.CREDIT, amount=amount,
+                            settlement=settlement, node_id=node_id, stream=stream, memo=memo,
+                            minutes=by_node[node_id].minutes, bytes_served=by_node[node_id].bytes_served)
                 for node_id, amount in sorted(shares.items())
             ]  # fmt: skip
             LedgerEntry.objects.bulk_create(entries, batch_size=2000)
@@ -158,8 +159,3 @@ def settle_due(now: datetime | None = None, lookback_hours: int = 24) -> list[Se
     for back in range(lookback_hours - 1, -1, -1):
         done += settle_hour(last - back * HOUR)
     return done
-
-
-def balance(user_id: int) -> Decimal:
-    total = LedgerEntry.objects.filter(user_id=user_id).aggregate(total=Sum("amount"))["total"]
-    return total if total is not None else Decimal("0.00")

@@ -1,0 +1,227 @@
+"""Payouts in the admin: approve, reject, mark paid and export PayPal batches as actions.
+
+Every action calls rewards.services and reports each refusal (wrong status, balance too low) as a
+message, so an admin never changes money state by editing fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from rewards import services
+from rewards.models import AuditEntry, PayoutBatch, PayoutMethod, PayoutRequest
+
+M = TypeVar("M", bound=Model)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[M]):
+    """Rows change only through services; the admin shows them and runs actions."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AuditInline(admin.TabularInline[AuditEntry, Any]):
+    model = AuditEntry
+    fields = ["at", "action", "actor", "details"]
+    readonly_fields = ["at", "action", "actor", "details"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _run_each(
+    model_admin: admin.ModelAdmin[Any], request: HttpRequest, objects: QuerySet[Any], done: str,
+    run: Callable[[Any], object],
+) -> None:  # fmt: skip
+    """Apply ``run`` to each object, reporting successes once and every refusal on its own."""
+    ok = 0
+    for obj in objects.order_by("pk"):
+        try:
+            run(obj)
+        except services.PayoutError as exc:
+            model_admin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+        else:
+            ok += 1
+    if ok:
+        model_admin.message_user(request, f"{ok} {done}.", messages.SUCCESS)
+
+
+def _ask_text(model_admin: admin.ModelAdmin[Any], request: HttpRequest, *, label: str, required: bool) -> str | None:
+    """The text the admin typed on the confirmation page, or None when the page must be shown."""
+    if "apply" in request.POST:
+        text = request.POST.get("text", "").strip()
+        if text or not required:
+            return text
+        model_admin.message_user(request, f"{label} is required.", messages.ERROR)
+    return None
+
+
+def _text_page(
+    model_admin: admin.ModelAdmin[Any], request: HttpRequest, objects: QuerySet[Any], *, action: str,
+    title: str, label: str,
+) -> TemplateResponse:  # fmt: skip
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "label": label,
+        "objects": objects,
+        "action": action,
+        "opts": model_admin.model._meta,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/rewards/action_text.html", context)
+
+
+def _actor(request: HttpRequest) -> User:
+    """The admin acting (the admin site only lets signed-in staff this far)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+def _csv_response(batch: PayoutBatch, body: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="paypal-payouts-batch-{batch.pk}.csv"'
+    return response
+
+
+@admin.register(PayoutRequest)
+class PayoutRequestAdmin(ReadOnlyAdmin[PayoutRequest]):
+    list_display = ["id", "requested_at", "user", "amount", "method", "address", "status", "decided_by", "batch",
+                    "external_reference"]  # fmt: skip
+    list_filter = ["status", "method", ("batch", admin.EmptyFieldListFilter), "requested_at"]
+    list_select_related = ["user", "decided_by", "batch"]
+    search_fields = ["user__username", "user__email", "address", "external_reference"]
+    date_hierarchy = "requested_at"
+    readonly_fields = ["balance_now", *[f.name for f in PayoutRequest._meta.fields]]
+    inlines = [AuditInline]
+    actions = ["approve", "reject", "mark_paid", "export_batch"]
+
+    @admin.display(description="balance now")
+    def balance_now(self, payout: PayoutRequest) -> str:
+        return f"{services.balance(payout.user_id)} (requests waiting: {services.pending(payout.user_id)})"
+
+    # Actions change state, so they need the change permission the read-only admin denies for editing.
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if not request.user.has_perm("rewards.change_payoutrequest"):
+            return {}
+        return actions
+
+    @admin.action(description="Approve (debit the ledger)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> None:
+        _run_each(self, request, queryset, "payout(s) approved", lambda p: services.approve(p, actor=_actor(request)))
+
+    @admin.action(description="Reject…")
+    def reject(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> TemplateResponse | None:
+        reason = _ask_text(self, request, label="Reason", required=False)
+        if reason is None:
+            return _text_page(self, request, queryset, action="reject", title="Reject payouts",
+                              label="Reason (shown to the friend)")  # fmt: skip
+        _run_each(self, request, queryset, "payout(s) rejected",
+                  lambda p: services.reject(p, actor=_actor(request), reason=reason))  # fmt: skip
+        return None
+
+    @admin.action(description="Mark paid…")
+    def mark_paid(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> TemplateResponse | None:
+        reference = _ask_text(self, request, label="External reference", required=True)
+        if reference is None:
+            return _text_page(self, request, queryset, action="mark_paid", title="Mark payouts paid",
+                              label="External reference (PayPal transaction or batch id)")  # fmt: skip
+        _run_each(self, request, queryset, "payout(s) marked paid",
+                  lambda p: services.mark_paid(p, actor=_actor(request), reference=reference))  # fmt: skip
+        return None
+
+    @admin.action(description="Export as a PayPal Payouts batch (CSV)")
+    def export_batch(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> HttpResponse | None:
+        batch = services.assemble_batch(actor=_actor(request), payouts=queryset)
+        if batch is None:
+            self.message_user(request, "None of the selected payouts is approved, unbatched and paid through "
+                              "PayPal or Venmo.", messages.WARNING)  # fmt: skip
+            return None
+        return _csv_response(batch, services.export_batch(batch, actor=_actor(request)))
+
+
+class BatchPayoutsInline(admin.TabularInline[PayoutRequest, Any]):
+    model = PayoutRequest
+    fields = ["id", "user", "amount", "method", "address", "status", "external_reference"]
+    readonly_fields = ["id", "user", "amount", "method", "address", "status", "external_reference"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PayoutBatch)
+class PayoutBatchAdmin(ReadOnlyAdmin[PayoutBatch]):
+    list_display = ["id", "created_at", "created_by", "items", "total", "currency", "downloaded_at"]
+    list_filter = [("downloaded_at", admin.EmptyFieldListFilter), "created_at"]
+    list_select_related = ["created_by"]
+    readonly_fields = [f.name for f in PayoutBatch._meta.fields]
+    inlines = [BatchPayoutsInline, AuditInline]
+    actions = ["download", "mark_paid"]
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        return actions if request.user.has_perm("rewards.change_payoutrequest") else {}
+
+    @admin.action(description="Download the PayPal CSV")
+    def download(self, request: HttpRequest, queryset: QuerySet[PayoutBatch]) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one batch to download.", messages.WARNING)
+            return None
+        batch = queryset.get()
+        return _csv_response(batch, services.export_batch(batch, actor=_actor(request)))
+
+    @admin.action(description="Mark the batch paid…")
+    def mark_paid(self, request: HttpRequest, queryset: QuerySet[PayoutBatch]) -> TemplateResponse | None:
+        reference = _ask_text(self, request, label="PayPal payout batch id", required=True)
+        if reference is None:
+            return _text_page(self, request, queryset, action="mark_paid", title="Mark batches paid",
+                              label="PayPal payout batch id")  # fmt: skip
+        _run_each(self, request, queryset, "batch(es) marked paid",
+                  lambda b: services.mark_batch_paid(b, actor=_actor(request), reference=reference))  # fmt: skip
+        return None
+
+
+@admin.register(PayoutMethod)
+class PayoutMethodAdmin(ReadOnlyAdmin[PayoutMethod]):
+    list_display = ["user", "kind", "address", "updated_at"]
+    list_filter = ["kind"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "address"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin[AuditEntry]):
+    list_display = ["at", "action", "actor", "user", "payout", "batch", "details"]
+    list_filter = ["action", "actor"]
+    list_select_related = ["actor", "user", "payout", "batch"]
+    search_fields = ["user__username", "actor__username", "action"]
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in AuditEntry._meta.fields]

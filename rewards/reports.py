@@ -1,0 +1,148 @@
+"""Read-only views of the ledger: a friend's earnings over time, leaderboards, per-stream payouts.
+
+They read credit entries alone (each carries the verified minutes and bytes it pays for), so they
+never touch minute buckets and cost one grouped query each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+
+from rewards.models import EntryKind, LedgerEntry, Settlement
+
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+
+def _credits(since: datetime) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(kind=EntryKind.CREDIT, settlement__hour__gte=since)
+
+
+def earnings(user_id: int, *, by: str, since: datetime) -> dict[str, Any]:
+    """The user's credits per hour or day (of the hour relayed, not of settlement) and per node."""
+    trunc = TruncHour if by == "hour" else TruncDay
+    mine = _credits(since).filter(user_id=user_id)
+    periods = (
+        mine.annotate(period=trunc("settlement__hour"))
+        .values("period")
+        .annotate(amount=Sum("amount"), minutes=Sum("minutes"), sent=Sum("bytes_served"))
+        .order_by("period")
+    )
+    nodes = (
+        mine.values("node_id", "node__name")
+        .annotate(amount=Sum("amount"), minutes=Sum("minutes"), sent=Sum("bytes_served"))
+        .order_by("-amount", "node_id")
+    )
+    return {
+        "periods": [
+            {"start": p["period"], "amount": p["amount"], "minutes": p["minutes"], "bytes_served": p["sent"]}
+            for p in periods
+        ],
+        "nodes": [
+            {
+                "node_id": n["node_id"],
+                "name": n["node__name"],
+                "amount": n["amount"],
+                "minutes": n["minutes"],
+                "bytes_served": n["sent"],
+            }
+            for n in nodes
+        ],
+        "total": sum((p["amount"] for p in periods), Decimal("0.00")),
+    }
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    since: datetime
+    nodes: list[dict[str, Any]]
+    friends: list[dict[str, Any]]
+
+
+def leaderboard(window: str, *, limit: int = 20, now: datetime | None = None) -> Leaderboard:
+    """Nodes and friends ranked by earnings in the window, then by verified minutes; uptime is the
+    share of the window's minutes the node relayed and passed verification for."""
+    now = now or timezone.now()
+    since = now - WINDOWS[window]
+    window_minutes = Decimal(int(WINDOWS[window].total_seconds() // 60))
+    credits = _credits(since)
+    node_rows = (
+        credits.values("node_id", "node__name", "user__username")
+        .annotate(earned=Sum("amount"), minutes=Sum("minutes"))
+        .order_by("-earned", "-minutes", "node_id")[:limit]
+    )
+    friend_rows = (
+        credits.values("user_id", "user__username")
+        .annotate(earned=Sum("amount"), minutes=Sum("minutes"), nodes=Count("node_id", distinct=True))
+        .order_by("-earned", "-minutes", "user_id")[:limit]
+    )
+
+    def uptime(minutes: int) -> Decimal:
+        return min(Decimal(100), Decimal(minutes) * 100 / window_minutes).quantize(Decimal("0.1"))
+
+    return Leaderboard(
+        since=since,
+        nodes=[
+            {
+                "rank": rank,
+                "node_id": r["node_id"],
+                "name": r["node__name"],
+                "friend": r["user__username"],
+                "earned": r["earned"],
+                "verified_minutes": r["minutes"],
+                "uptime_percent": uptime(r["minutes"]),
+            }
+            for rank, r in enumerate(node_rows, start=1)
+        ],
+        friends=[
+            {
+                "rank": rank,
+                "friend": r["user__username"],
+                "earned": r["earned"],
+                "verified_minutes": r["minutes"],
+                "nodes": r["nodes"],
+            }
+            for rank, r in enumerate(friend_rows, start=1)
+        ],
+    )
+
+
+def stream_payouts(since: datetime) -> dict[str, dict[str, Any]]:
+    """Per stream since ``since``: pools, credits and each node's earnings (the seed's /payouts shape)."""
+    found: dict[str, dict[str, Any]] = {}
+    settled = (
+        Settlement.objects.filter(hour__gte=since)
+        .values("stream__slug")
+        .annotate(pool=Sum("pool"), credited=Sum("credited"), hours=Count("pk"), live=Sum("live_seconds"))
+        .order_by("stream__slug")
+    )
+    for row in settled:
+        found[row["stream__slug"]] = {
+            "total_pool": row["pool"],
+            "total_credited": row["credited"],
+            "hours_settled": row["hours"],
+            "live_seconds": row["live"],
+            "individual_earnings": {},
+            "nodes": {},
+        }
+    shares = (
+        _credits(since)
+        .values("stream__slug", "node_id", "node__name", "user__username")
+        .annotate(amount=Sum("amount"), minutes=Sum("minutes"))
+        .order_by("stream__slug", "-amount", "node_id")
+    )
+    for share in shares.filter(~Q(stream__isnull=True)):
+        stream = found.get(share["stream__slug"])
+        if stream is None:
+            continue
+        key = str(share["node_id"])
+        stream["individual_earnings"][key] = share["amount"]
+        stream["nodes"][key] = {"name": share["node__name"], "friend": share["user__username"],
+                                "amount": share["amount"], "verified_minutes": share["minutes"]}  # fmt: skip
+    return found

@@ -1,0 +1,285 @@
+"""Balances, payout methods, payout requests and the admin's decisions on them.
+
+Money never leaves twice: every change of a friend's payable money first locks that friend's user
+row (one lock order everywhere: user, then payout), and the ledger's unique constraints allow one
+debit and one reversal per payout, so even a path that forgot the lock could not debit twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from rewards.models import (
+    EntryKind,
+    LedgerEntry,
+    MethodKind,
+    PayoutBatch,
+    PayoutMethod,
+    PayoutRequest,
+    PayoutStatus,
+)
+from rewards.services import audit
+from streamrp2p_site.errors import ServiceError
+
+CENT = Decimal("0.01")
+VENMO_HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{4,29}$")
+BATCH_LIMIT = 5000  # rows PayPal accepts in one bulk-upload file
+BATCH_METHODS = (MethodKind.PAYPAL, MethodKind.VENMO)  # manual payouts are paid by hand
+
+
+class PayoutError(ServiceError):
+    pass
+
+
+def balance(user_id: int) -> Decimal:
+    """What the ledger owes the user: the sum of every entry (approved payouts are already debited)."""
+    total = LedgerEntry.objects.filter(user_id=user_id).aggregate(total=Sum("amount"))["total"]
+    return total if total is not None else Decimal("0.00")
+
+
+def pending(user_id: int) -> Decimal:
+    requested = PayoutRequest.objects.filter(user_id=user_id, status=PayoutStatus.REQUESTED)
+    total = requested.aggregate(total=Sum("amount"))["total"]
+    return total if total is not None else Decimal("0.00")
+
+
+def available(user_id: int) -> Decimal:
+    """The balance less requests still waiting for a decision: what a new request may ask for."""
+    return balance(user_id) - pending(user_id)
+
+
+def _lock_account(user_id: int) -> None:
+    """Serialise every change of one user's payable money (a no-op lock on SQLite, whose
+    IMMEDIATE transactions already serialise writers)."""
+    list(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk"))
+
+
+def _locked(payout: PayoutRequest) -> PayoutRequest:
+    _lock_account(payout.user_id)
+    return PayoutRequest.objects.select_for_update().get(pk=payout.pk)
+
+
+def check_correction(amount: Decimal, memo: str) -> str:
+    """The cleaned memo of a valid correction; PayoutError otherwise."""
+    if not memo.strip():
+        raise PayoutError("memo_required", "Say why the balance is corrected.")
+    if not amount.is_finite() or amount == 0 or amount != amount.quantize(CENT):
+        raise PayoutError("bad_amount", "A correction is a non-zero amount in whole cents.")
+    return memo.strip()
+
+
+def add_correction(user_id: int, amount: Decimal, *, actor: User, memo: str) -> LedgerEntry:
+    """Correct a balance with a new entry (the ledger is never edited): negative to take back
+    money credited wrongly (the balance may go negative), positive to add."""
+    memo = check_correction(amount, memo)
+    with transaction.atomic():
+        _lock_account(user_id)
+        before = balance(user_id)
+        entry = LedgerEntry.objects.create(user_id=user_id, kind=EntryKind.CORRECTION, amount=amount, memo=memo[:200])
+        audit.record("ledger.corrected", actor=actor, user_id=user_id, amount=amount, balance_before=before, memo=memo)
+    return entry
+
+
+def parse_amount(value: object) -> Decimal:
+    """A positive amount in whole cents, from a string or number; refuses anything else clearly."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise PayoutError("bad_amount", 'The amount must be a decimal string such as "12.50".')
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise PayoutError("bad_amount", f"{value!r} is not an amount.") from None
+    if not amount.is_finite() or amount <= 0:
+        raise PayoutError("bad_amount", "The amount must be a positive number.")
+    if amount != amount.quantize(CENT) or amount >= Decimal("1e12"):
+        raise PayoutError("bad_amount", "The amount must be whole cents (at most two decimals).")
+    return amount.quantize(CENT)
+
+
+def _clean_address(kind: str, address: str) -> str:
+    address = address.strip()
+    if kind == MethodKind.PAYPAL:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise PayoutError("bad_address", f"{address!r} is not an email address PayPal can pay.") from None
+        if address[0] in "=+-@":  # would be read as a formula by spreadsheets opening the batch file
+            raise PayoutError("bad_address", "The email address may not start with =, +, - or @.")
+        return address
+    if kind == MethodKind.VENMO:
+        handle = address.removeprefix("@")
+        if not VENMO_HANDLE.match(handle):
+            raise PayoutError("bad_address", "A Venmo handle is 5 to 30 letters, digits, - or _, e.g. @alice-relay.")
+        return handle
+    if kind == MethodKind.MANUAL:
+        if not address or len(address) > 200:
+            raise PayoutError("bad_address", "Describe how to pay you in 1 to 200 characters.")
+        return address
+    raise PayoutError("bad_method", f"The method must be one of {', '.join(MethodKind.values)}.")
+
+
+def set_payout_method(user: User, *, kind: str, address: str) -> PayoutMethod:
+    """Set (or replace) where the user is paid. Requests already made keep the address they had."""
+    address = _clean_address(kind, address)
+    with transaction.atomic():
+        _lock_account(user.pk)
+        before = PayoutMethod.objects.filter(user_id=user.pk).first()
+        method, _ = PayoutMethod.objects.update_or_create(user_id=user.pk, defaults={"kind": kind, "address": address})
+        audit.record(
+            "method.set", actor=user, user_id=user.pk, kind=kind, address=address,
+            previous=str(before) if before else None,
+        )  # fmt: skip
+    return method
+
+
+def request_payout(user: User, amount: object) -> PayoutRequest:
+    """Ask to be paid ``amount``: at least PAYOUT_MINIMUM, at most the balance not already requested."""
+    amount = parse_amount(amount)
+    minimum = settings.PAYOUT_MINIMUM
+    if amount < minimum:
+        raise PayoutError("below_minimum", f"The smallest payout is {minimum} {settings.CURRENCY}.")
+    with transaction.atomic():
+        _lock_account(user.pk)
+        method = PayoutMethod.objects.filter(user_id=user.pk).first()
+        if method is None:
+            raise PayoutError("no_method", "Set a payout method (PayPal, Venmo or manual) first.", status=409)
+        free = available(user.pk)
+        if amount > free:
+            raise PayoutError(
+                "insufficient_balance", f"Only {free} {settings.CURRENCY} is available to request.", status=409
+            )
+        payout = PayoutRequest.objects.create(
+            user_id=user.pk, amount=amount, method=method.kind, address=method.address
+        )
+        audit.record("payout.requested", actor=user, payout=payout, amount=amount, method=method.kind)
+    return payout
+
+
+def _refuse(payout: PayoutRequest, doing: str, allowed: str) -> PayoutError:
+    return PayoutError(
+        "wrong_status", f"Payout {payout.pk} is {payout.status}; only {allowed} payouts can be {doing}.", status=409
+    )
+
+
+def approve(payout: PayoutRequest, *, actor: User) -> PayoutRequest:
+    """Debit the ledger and mark approved, all or nothing; refuses when the balance no longer covers it."""
+    with transaction.atomic():
+        locked = _locked(payout)
+        if locked.status != PayoutStatus.REQUESTED:
+            raise _refuse(locked, "approved", "requested")
+        funds = balance(locked.user_id)
+        if locked.amount > funds:
+            raise PayoutError(
+                "insufficient_balance",
+                f"Payout {locked.pk} asks {locked.amount} but the balance is {funds} {settings.CURRENCY}.",
+                status=409,
+            )
+        LedgerEntry.objects.create(
+            user_id=locked.user_id, kind=EntryKind.PAYOUT, amount=-locked.amount, payout=locked,
+            memo=f"payout {locked.pk} via {locked.method}",
+        )  # fmt: skip
+        locked.status, locked.decided_at, locked.decided_by = PayoutStatus.APPROVED, timezone.now(), actor
+        locked.save(update_fields=["status", "decided_at", "decided_by"])
+        audit.record("payout.approved", actor=actor, payout=locked, amount=locked.amount, balance_before=funds)
+    return locked
+
+
+def reject(payout: PayoutRequest, *, actor: User, reason: str = "") -> PayoutRequest:
+    """Refuse a request; an approved (debited) one that was not paid gets its debit reversed."""
+    reason = reason.strip()[:200]
+    with transaction.atomic():
+        locked = _locked(payout)
+        if locked.status not in (PayoutStatus.REQUESTED, PayoutStatus.APPROVED):
+            raise _refuse(locked, "rejected", "requested or approved")
+        if locked.status == PayoutStatus.APPROVED:
+            LedgerEntry.objects.create(
+                user_id=locked.user_id, kind=EntryKind.CORRECTION, amount=locked.amount, payout=locked,
+                memo=f"payout {locked.pk} rejected after approval: {reason}"[:200],
+            )  # fmt: skip
+        previous = locked.status
+        locked.status, locked.decided_at, locked.decided_by = PayoutStatus.REJECTED, timezone.now(), actor
+        locked.reason = reason
+        locked.save(update_fields=["status", "decided_at", "decided_by", "reason"])
+        audit.record("payout.rejected", actor=actor, payout=locked, amount=locked.amount, previous=previous,
+                     reason=reason)  # fmt: skip
+    return locked
+
+
+def mark_paid(payout: PayoutRequest, *, actor: User, reference: str) -> PayoutRequest:
+    """Record that the money went out, with the payment system's reference (e.g. a PayPal transaction id)."""
+    reference = reference.strip()
+    if not reference or len(reference) > 100:
+        raise PayoutError("bad_reference", "Give the external payment reference (1 to 100 characters).")
+    with transaction.atomic():
+        locked = _locked(payout)
+        if locked.status != PayoutStatus.APPROVED:
+            raise _refuse(locked, "marked paid", "approved")
+        locked.status, locked.paid_at, locked.external_reference = PayoutStatus.PAID, timezone.now(), reference
+        locked.save(update_fields=["status", "paid_at", "external_reference"])
+        audit.record("payout.paid", actor=actor, payout=locked, amount=locked.amount, reference=reference)
+    return locked
+
+
+def assemble_batch(*, actor: User | None = None, payouts: QuerySet[PayoutRequest] | None = None) -> PayoutBatch | None:
+    """Gather approved, unbatched PayPal/Venmo payouts (optionally only ``payouts``) into a new batch.
+
+    Rows are locked and skipped when another worker holds them, so two runs never batch a payout twice.
+    """
+    with transaction.atomic():
+        ready = PayoutRequest.objects.filter(status=PayoutStatus.APPROVED, batch__isnull=True, method__in=BATCH_METHODS)
+        if payouts is not None:
+            ready = ready.filter(pk__in=payouts.values("pk"))
+        chosen = list(ready.select_for_update(skip_locked=True).order_by("pk")[:BATCH_LIMIT])
+        if not chosen:
+            return None
+        total = sum((p.amount for p in chosen), Decimal("0.00"))
+        batch = PayoutBatch.objects.create(created_by=actor, currency=settings.CURRENCY, total=total, items=len(chosen))
+        PayoutRequest.objects.filter(pk__in=[p.pk for p in chosen]).update(batch=batch)
+        audit.record("batch.created", actor=actor, batch=batch, items=len(chosen), total=total,
+                     payouts=[p.pk for p in chosen])  # fmt: skip
+    return batch
+
+
+def batch_csv(batch: PayoutBatch) -> str:
+    """The batch in PayPal Payouts' bulk-upload format: no header; recipient, amount, currency,
+    customer id, note, wallet (and, for Venmo, the social-feed privacy)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for payout in batch.payouts.order_by("pk"):
+        note = f"StreamrP2P relay earnings, payout {payout.pk}"
+        if payout.method == MethodKind.VENMO:
+            writer.writerow([payout.address, f"{payout.amount:.2f}", batch.currency, f"payout-{payout.pk}", note,
+                             "VENMO", "PRIVATE"])  # fmt: skip
+        else:
+            writer.writerow([payout.address, f"{payout.amount:.2f}", batch.currency, f"payout-{payout.pk}", note,
+                             "PAYPAL"])  # fmt: skip
+    return out.getvalue()
+
+
+def export_batch(batch: PayoutBatch, *, actor: User) -> str:
+    """The CSV, with the download logged (who took the payment file, and when)."""
+    with transaction.atomic():
+        PayoutBatch.objects.filter(pk=batch.pk, downloaded_at__isnull=True).update(downloaded_at=timezone.now())
+        audit.record("batch.downloaded", actor=actor, batch=batch)
+    return batch_csv(batch)
+
+
+def mark_batch_paid(batch: PayoutBatch, *, actor: User, reference: str) -> int:
+    """Mark every still-approved payout of the batch paid with the batch's reference (PayPal's
+    payout batch id; each item is found there by its customer id ``payout-<id>``)."""
+    done = 0
+    for payout in batch.payouts.filter(status=PayoutStatus.APPROVED).order_by("pk"):
+        mark_paid(payout, actor=actor, reference=reference)
+        done += 1
+    return done

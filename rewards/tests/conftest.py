@@ -1,0 +1,65 @@
+"""Rewards fixtures: money on a friend's balance, a payout method, and staff to decide payouts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.utils import timezone
+
+from rewards import services
+from rewards.models import LedgerEntry
+from streams import services as stream_services
+from streams.models import Origin, Stream, StreamSession
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def hour() -> datetime:
+    """The start of a closed hour (two hours ago)."""
+    return services.hour_start(timezone.now()) - 2 * HOUR
+
+
+@pytest.fixture
+def live_alice(make_stream: Callable[..., tuple[Stream, str]], hour: datetime) -> Callable[..., Stream]:
+    """'alice' (rate 6.00/hour) live from 10 minutes before the hour until 30 minutes into it."""
+
+    def go(until: timedelta | None = timedelta(minutes=30)) -> Stream:
+        stream, key = make_stream("alice", reward_rate_per_hour=Decimal("6.00"))
+        stream_services.admit_publish(
+            stream_services.PublishRequest(origin=Origin.SRS, app="live", slug="alice", key=key, client_id="c")
+        )
+        StreamSession.objects.update(
+            started_at=hour - timedelta(minutes=10), ended_at=hour + until if until is not None else None
+        )
+        return stream
+
+    return go
+
+
+@pytest.fixture
+def give(admin_user: User) -> Callable[[User, str], LedgerEntry]:
+    """Put money on a user's balance (as an admin's correction, the one way besides settlement)."""
+    return lambda user, amount: services.add_correction(user.pk, Decimal(amount), actor=admin_user, memo="test credit")
+
+
+@pytest.fixture
+def paypal_friend(friend: User, give: Callable[[User, str], LedgerEntry]) -> User:
+    """The friend with 100.00 owed and a PayPal address set."""
+    give(friend, "100.00")
+    services.set_payout_method(friend, kind="paypal", address="friend@example.com")
+    return friend
+
+
+@pytest.fixture
+def viewer_staff(django_user_model: type[User]) -> User:
+    """Staff who may look at payouts but not decide them."""
+    user = django_user_model.objects.create_user("viewer", "viewer@example.com", "viewer-pass-123", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__startswith="view_", content_type__app_label="rewards")
+    )
+    return user
