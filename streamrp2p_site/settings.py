@@ -229,9 +229,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "StreamrP2P coordinator API",
-    "DESCRIPTION": "Public stream listing and the node API (versioned under /api/v1/).",
+    "DESCRIPTION": "Public stream listing, the node API and friends' earnings and payouts (under /api/v1/).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"PayoutMethodEnum": "rewards.models.MethodKind"},
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "nodeApiKey": {"type": "http", "scheme": "bearer", "description": "The node's API key (nk_…)."}
