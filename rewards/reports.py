@@ -66,12 +66,14 @@ class Leaderboard:
 
 
 def leaderboard(window: str, *, limit: int = 20, now: datetime | None = None) -> Leaderboard:
-    """Nodes and friends ranked by earnings in the window, then by verified minutes; uptime is the
-    share of the window's minutes the node relayed and passed verification for."""
+    """Nodes and friends ranked by earnings in the window, then by verified minutes. Uptime is the
+    share of the settled hours' minutes (hours any stream was live and settled) that the node
+    relayed and passed verification for: an hour nobody streamed, or not settled yet, counts neither way."""
     now = now or timezone.now()
-    since = now - WINDOWS[window]
-    window_minutes = Decimal(int(WINDOWS[window].total_seconds() // 60))
+    since = now.replace(minute=0, second=0, microsecond=0) - WINDOWS[window]
     credits = _credits(since)
+    hours = Settlement.objects.filter(hour__gte=since).values("hour").distinct().count()
+    window_minutes = Decimal(max(hours, 1) * 60)
     node_rows = (
         credits.values("node_id", "node__name", "user__username")
         .annotate(earned=Sum("amount"), minutes=Sum("minutes"))
@@ -133,7 +135,7 @@ def stream_payouts(since: datetime) -> dict[str, dict[str, Any]]:
         }
     shares = (
         _credits(since)
-        .values("stream__slug", "node_id", "node__name", "user__username")
+        .values("stream__slug", "node_id", "node__name")
         .annotate(amount=Sum("amount"), minutes=Sum("minutes"))
         .order_by("stream__slug", "-amount", "node_id")
     )
@@ -143,6 +145,10 @@ def stream_payouts(since: datetime) -> dict[str, dict[str, Any]]:
             continue
         key = str(share["node_id"])
         stream["individual_earnings"][key] = share["amount"]
-        stream["nodes"][key] = {"name": share["node__name"], "friend": share["user__username"],
-                                "amount": share["amount"], "verified_minutes": share["minutes"]}  # fmt: skip
+        # Public: node names and amounts only, never whose node it is.
+        stream["nodes"][key] = {
+            "name": share["node__name"],
+            "amount": share["amount"],
+            "verified_minutes": share["minutes"],
+        }
     return found

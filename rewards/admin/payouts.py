@@ -79,12 +79,15 @@ def _ask_text(model_admin: admin.ModelAdmin[Any], request: HttpRequest, *, label
 
 def _text_page(
     model_admin: admin.ModelAdmin[Any], request: HttpRequest, objects: QuerySet[Any], *, action: str,
-    title: str, label: str,
+    title: str, label: str | None, warning: str = "",
 ) -> TemplateResponse:  # fmt: skip
+    """The confirmation page of an action: the objects, a warning, and one text field (none when
+    ``label`` is None)."""
     context = {
         **model_admin.admin_site.each_context(request),
         "title": title,
         "label": label,
+        "warning": warning,
         "objects": objects,
         "action": action,
         "opts": model_admin.model._meta,
@@ -196,6 +199,12 @@ class PayoutBatchAdmin(ReadOnlyAdmin[PayoutBatch]):
             self.message_user(request, "Select exactly one batch to download.", messages.WARNING)
             return None
         batch = queryset.get()
+        if batch.downloaded_at is not None and "apply" not in request.POST:
+            # Uploading one file to PayPal twice pays twice: make a second download deliberate.
+            when = f"{batch.downloaded_at:%Y-%m-%d %H:%M} UTC"
+            warning = f"{batch} was already downloaded on {when}. Upload it to PayPal only if the first upload failed."
+            return _text_page(self, request, queryset, action="download", title="Download this batch again",
+                              label=None, warning=warning)  # fmt: skip
         return _csv_response(batch, services.export_batch(batch, actor=_actor(request)))
 
     @admin.action(description="Mark the batch paid…")
@@ -204,8 +213,14 @@ class PayoutBatchAdmin(ReadOnlyAdmin[PayoutBatch]):
         if reference is None:
             return _text_page(self, request, queryset, action="mark_paid", title="Mark batches paid",
                               label="PayPal payout batch id")  # fmt: skip
-        _run_each(self, request, queryset, "batch(es) marked paid",
-                  lambda b: services.mark_batch_paid(b, actor=_actor(request), reference=reference))  # fmt: skip
+        for batch in queryset.order_by("pk"):
+            try:
+                paid = services.mark_batch_paid(batch, actor=_actor(request), reference=reference)
+            except services.PayoutError as exc:
+                self.message_user(request, f"{batch}: {exc.message}", messages.ERROR)
+                continue
+            level = messages.SUCCESS if paid else messages.WARNING
+            self.message_user(request, f"{batch}: {paid} payout(s) marked paid.", level)
         return None
 
 

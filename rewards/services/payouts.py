@@ -34,6 +34,7 @@ from rewards.services import audit
 from streamrp2p_site.errors import ServiceError
 
 CENT = Decimal("0.01")
+LARGEST = Decimal(10**12)  # amounts are stored with 14 digits, 2 of them cents
 VENMO_HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{4,29}$")
 BATCH_LIMIT = 5000  # rows PayPal accepts in one bulk-upload file
 BATCH_METHODS = (MethodKind.PAYPAL, MethodKind.VENMO)  # manual payouts are paid by hand
@@ -63,7 +64,8 @@ def available(user_id: int) -> Decimal:
 def _lock_account(user_id: int) -> None:
     """Serialise every change of one user's payable money (a no-op lock on SQLite, whose
     IMMEDIATE transactions already serialise writers)."""
-    list(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk"))
+    # NO KEY: settlement's inserts that reference the user (a key-share lock) need not wait for it.
+    list(get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk"))
 
 
 def _locked(payout: PayoutRequest) -> PayoutRequest:
@@ -75,8 +77,8 @@ def check_correction(amount: Decimal, memo: str) -> str:
     """The cleaned memo of a valid correction; PayoutError otherwise."""
     if not memo.strip():
         raise PayoutError("memo_required", "Say why the balance is corrected.")
-    if not amount.is_finite() or amount == 0 or amount != amount.quantize(CENT):
-        raise PayoutError("bad_amount", "A correction is a non-zero amount in whole cents.")
+    if not amount.is_finite() or amount == 0 or abs(amount) >= LARGEST or amount != amount.quantize(CENT):
+        raise PayoutError("bad_amount", f"A correction is a non-zero amount in whole cents, below {LARGEST:,}.")
     return memo.strip()
 
 
@@ -84,6 +86,8 @@ def add_correction(user_id: int, amount: Decimal, *, actor: User, memo: str) -> 
     """Correct a balance with a new entry (the ledger is never edited): negative to take back
     money credited wrongly (the balance may go negative), positive to add."""
     memo = check_correction(amount, memo)
+    if actor.pk == user_id:
+        raise PayoutError("own_balance", "Nobody corrects their own balance: ask another admin.", status=403)
     with transaction.atomic():
         _lock_account(user_id)
         before = balance(user_id)
@@ -102,7 +106,9 @@ def parse_amount(value: object) -> Decimal:
         raise PayoutError("bad_amount", f"{value!r} is not an amount.") from None
     if not amount.is_finite() or amount <= 0:
         raise PayoutError("bad_amount", "The amount must be a positive number.")
-    if amount != amount.quantize(CENT) or amount >= Decimal("1e12"):
+    if amount >= LARGEST:  # checked first: quantizing a huge number raises instead of answering
+        raise PayoutError("bad_amount", f"The amount must be below {LARGEST:,}.")
+    if amount != amount.quantize(CENT):
         raise PayoutError("bad_amount", "The amount must be whole cents (at most two decimals).")
     return amount.quantize(CENT)
 
@@ -176,6 +182,8 @@ def approve(payout: PayoutRequest, *, actor: User) -> PayoutRequest:
     """Debit the ledger and mark approved, all or nothing; refuses when the balance no longer covers it."""
     with transaction.atomic():
         locked = _locked(payout)
+        if locked.user_id == actor.pk:
+            raise PayoutError("own_payout", "Nobody approves their own payout: ask another admin.", status=403)
         if locked.status != PayoutStatus.REQUESTED:
             raise _refuse(locked, "approved", "requested")
         funds = balance(locked.user_id)
@@ -196,12 +204,20 @@ def approve(payout: PayoutRequest, *, actor: User) -> PayoutRequest:
 
 
 def reject(payout: PayoutRequest, *, actor: User, reason: str = "") -> PayoutRequest:
-    """Refuse a request; an approved (debited) one that was not paid gets its debit reversed."""
+    """Refuse a request; an approved (debited) one not yet batched or paid gets its debit reversed."""
     reason = reason.strip()[:200]
     with transaction.atomic():
         locked = _locked(payout)
         if locked.status not in (PayoutStatus.REQUESTED, PayoutStatus.APPROVED):
             raise _refuse(locked, "rejected", "requested or approved")
+        if locked.batch_id is not None:
+            # Its PayPal file may already be uploaded: crediting it back could pay it twice.
+            raise PayoutError(
+                "in_batch",
+                f"Payout {locked.pk} is in PayPal batch {locked.batch_id}; if PayPal returned it, mark it paid "
+                "with the return's reference and add a correction for the returned amount.",
+                status=409,
+            )
         if locked.status == PayoutStatus.APPROVED:
             LedgerEntry.objects.create(
                 user_id=locked.user_id, kind=EntryKind.CORRECTION, amount=locked.amount, payout=locked,
@@ -256,7 +272,7 @@ def batch_csv(batch: PayoutBatch) -> str:
     customer id, note, wallet (and, for Venmo, the social-feed privacy)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    for payout in batch.payouts.order_by("pk"):
+    for payout in batch.payouts.filter(status=PayoutStatus.APPROVED).order_by("pk"):  # paid ones never again
         note = f"StreamrP2P relay earnings, payout {payout.pk}"
         if payout.method == MethodKind.VENMO:
             writer.writerow([payout.address, f"{payout.amount:.2f}", batch.currency, f"payout-{payout.pk}", note,

@@ -61,8 +61,8 @@ def test_the_leaderboard_ranks_nodes_and_friends_by_earnings_and_uptime(client, 
     status, body = get(client, "/api/v1/leaderboard?window=24h", friend)
     assert status == 200
     assert [(n["rank"], n["name"], n["friend"], n["earned"], n["verified_minutes"], n["uptime_percent"])
-            for n in body["nodes"]] == [(1, "mine", "friend", "4.00", 60, "4.2"),
-                                         (2, "theirs", "outsider", "2.00", 30, "2.1")]  # fmt: skip
+            for n in body["nodes"]] == [(1, "mine", "friend", "4.00", 60, "100.0"),
+                                         (2, "theirs", "outsider", "2.00", 30, "50.0")]  # fmt: skip
     assert [(f["friend"], f["earned"], f["nodes"]) for f in body["friends"]] == [("friend", "4.00", 1),
                                                                                  ("outsider", "2.00", 1)]  # fmt: skip
 
@@ -98,7 +98,8 @@ def test_a_friend_sets_a_method_and_requests_a_payout_through_the_api(client, pa
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [({"amount": "1000.00"}, 409, "insufficient_balance"), ({"amount": "1.00"}, 400, "below_minimum"),
-     ({"amount": "ten"}, 400, "bad_amount"), ({}, 400, "invalid"), ({"amount": ["5"]}, 400, "invalid")],
+     ({"amount": "ten"}, 400, "bad_amount"), ({"amount": "1e30"}, 400, "bad_amount"),
+     ({"amount": "1E+999999"}, 400, "bad_amount"), ({}, 400, "invalid"), ({"amount": ["5"]}, 400, "invalid")],
 )  # fmt: skip
 def test_payout_requests_are_refused_with_a_clear_json_error(client, paypal_friend, body, status, code):
     client.force_login(paypal_friend)
@@ -138,7 +139,7 @@ def test_the_seed_payouts_endpoint_keeps_its_shape(client, settled):
     alice = body["payouts"]["alice"]
     assert alice["individual_earnings"] == {str(mine.pk): "4.00", str(theirs.pk): "2.00"}
     assert (alice["total_pool"], alice["total_credited"], alice["hours_settled"]) == ("6.00", "6.00", 1)
-    assert alice["nodes"][str(mine.pk)]["verified_minutes"] == 60
+    assert alice["nodes"][str(mine.pk)] == {"name": "mine", "amount": "4.00", "verified_minutes": 60}  # no owner
     assert get(client, "/payouts?hours_back=1")[1]["payouts"] == {}  # the settled hour is two hours back
     status, body = get(client, "/payouts?hours_back=-3")
     assert status == 400 and body["error"]["code"] == "invalid"

@@ -1,5 +1,9 @@
-"""Concurrent requests and approvals never pay out more than the balance (real threads, real locks;
-CI runs these on PostgreSQL, where the row locks are what keeps them honest)."""
+"""Concurrent requests and approvals never pay out more than the balance: real threads, real locks.
+
+`.ci/run` runs the suite on PostgreSQL (DATABASE_URL), where the row locks are what keeps these
+honest (they fail with the locks taken out). On the default SQLite, IMMEDIATE transactions
+serialise the writers instead, and the same outcomes must hold.
+"""
 
 from __future__ import annotations
 

@@ -149,3 +149,28 @@ def test_a_correction_needs_a_reason_and_a_non_zero_amount(friend, admin_user):
         services.add_correction(friend.pk, Decimal("5.00"), actor=admin_user, memo=" ")
     with pytest.raises(services.PayoutError, match="non-zero"):
         services.add_correction(friend.pk, Decimal("0"), actor=admin_user, memo="nothing")
+
+
+def test_a_payout_in_an_exported_batch_cannot_be_rejected_and_paid_twice(paypal_friend, admin_user):
+    payout = services.request_payout(paypal_friend, "40.00")
+    services.approve(payout, actor=admin_user)
+    batch = services.assemble_batch()
+    assert batch is not None
+    with pytest.raises(services.PayoutError) as refused:
+        services.reject(payout, actor=admin_user, reason="changed my mind")
+    assert refused.value.code == "in_batch" and services.balance(paypal_friend.pk) == Decimal("60.00")
+    services.mark_paid(payout, actor=admin_user, reference="TX")
+    assert services.batch_csv(batch) == ""  # paid rows never go into a file again
+
+
+def test_nobody_approves_their_own_payout_or_corrects_their_own_balance(admin_user, give, friend):
+    give(friend, "10.00")
+    with pytest.raises(services.PayoutError) as refused:
+        services.add_correction(admin_user.pk, Decimal("50.00"), actor=admin_user, memo="bonus")
+    assert refused.value.code == "own_balance"
+    services.add_correction(admin_user.pk, Decimal("50.00"), actor=friend, memo="another admin's credit")
+    services.set_payout_method(admin_user, kind="paypal", address="root@example.com")
+    payout = services.request_payout(admin_user, "50.00")
+    with pytest.raises(services.PayoutError) as refused:
+        services.approve(payout, actor=admin_user)
+    assert (refused.value.code, refused.value.status) == ("own_payout", 403)
