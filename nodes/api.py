@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import asdict
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Prefetch
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import permissions
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from nodes import assignment, services
+from nodes import assignment, playback, services
 from nodes.models import Approval, Node
 from nodes.serializers import (
     HeartbeatAnswerSerializer,
@@ -27,6 +29,7 @@ from nodes.serializers import (
 )
 from streamrp2p_site import tokens
 from streamrp2p_site.errors import error_body
+from streams.models import Stream
 
 # The node API's Bearer scheme (declared in SPECTACULAR_SETTINGS["APPEND_COMPONENTS"]).
 NODE_AUTH: list[dict[str, list[str]]] = [{"nodeApiKey": []}]
@@ -192,3 +195,38 @@ def dashboard(request: HttpRequest) -> JsonResponse:
         ],
     }
     return JsonResponse(body)
+
+
+class PlaybackSerializer(serializers.Serializer[Any]):
+    stream = serializers.CharField()
+    live = serializers.BooleanField()
+    source = serializers.ChoiceField(choices=["node", "origin"])  # type: ignore[assignment]  # a field, not Field.source
+    url = serializers.CharField(help_text="HLS playlist to play.")
+    reason = serializers.CharField(help_text="Why this source was chosen.")
+    node_id = serializers.IntegerField(allow_null=True)
+    node_name = serializers.CharField(allow_null=True)
+    candidates = serializers.IntegerField(help_text="Verified nodes relaying the stream now.")
+
+
+class PlaybackView(APIView):
+    """Where a viewer should play the stream from: a verified, least-loaded friend node, or the origin.
+    ``exclude`` lists node ids that failed for this viewer."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(
+        parameters=[OpenApiParameter("exclude", str, description="Comma-separated node ids to skip.")],
+        responses={200: PlaybackSerializer, 404: OpenApiResponse(description="No such stream.")},
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        stream = Stream.objects.filter(slug=slug, is_active=True).first()
+        if stream is None:
+            return _error(404, "not_found", f"No stream {slug!r}.")
+        raw = request.query_params.get("exclude", "")
+        try:
+            exclude = {int(part) for part in raw.split(",") if part.strip()}
+        except ValueError:
+            return _error(400, "invalid", "exclude must be comma-separated node ids.")
+        choice = playback.choose(stream, exclude=exclude)
+        return Response(PlaybackSerializer(asdict(choice)).data)

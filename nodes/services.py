@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from nodes import assignment
 from nodes.models import Approval, EnrollmentToken, Node, NodeMinute
-from streamrp2p_site import tokens
+from streamrp2p_site import live, tokens
 from streamrp2p_site.errors import ServiceError
 from streams.models import Stream
 
@@ -217,6 +217,13 @@ def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None
             return HeartbeatResult(False, node.assigned_stream, interval)
         _add_to_bucket(node.pk, now, stream_id, deltas, viewers, healthy, len(clamped))
 
+    live.push(
+        live.NodeBeat(
+            audience=node.owner_id, node_id=node.pk, name=node.name, status="online", last_seen_at=now,
+            stale_after=fields["stale_after"], offline_after=fields["offline_after"],  # type: ignore[arg-type]
+            relaying=beat.stream, healthy=healthy, viewers=viewers,
+        )
+    )  # fmt: skip
     if clamped:
         log.warning("node %s heartbeat clamped: %s", node.pk, "; ".join(clamped))
     stream = node.assigned_stream if node.approval == Approval.APPROVED else None

@@ -8,4 +8,6 @@ urlpatterns = [
     path("api/v1/nodes/me", api.MeView.as_view(), name="api-node-me"),
     path("dashboard", api.dashboard, name="dashboard"),
     path("nodes/add", views.add_node, name="add-node"),
+    path("me", views.my_nodes, name="me"),
+    path("api/v1/streams/<slug:slug>/playback", api.PlaybackView.as_view(), name="api-playback"),
 ]

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from nodes import services
+from nodes.models import Node
 
 DEFAULT_AGENT_PORT = 8090
 
@@ -28,3 +34,32 @@ def add_node(request: HttpRequest) -> HttpResponse:
             run_command=f"streamr-node run --listen 0.0.0.0:{DEFAULT_AGENT_PORT}",
         )
     return render(request, "nodes/add_node.html", context)
+
+
+@login_required
+def my_nodes(request: HttpRequest) -> HttpResponse:
+    """The friend's home: their nodes (status ticking live), trust, recent checks, today's earnings."""
+    from rewards import reports  # rewards builds on nodes
+    from rewards import services as reward_services
+    from validation.models import SpotCheck
+
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    recent = SpotCheck.objects.order_by("-checked_at")
+    nodes = list(
+        Node.objects.filter(owner=user)
+        .select_related("assigned_stream", "trust")
+        .prefetch_related(Prefetch("spot_checks", queryset=recent[:3], to_attr="recent_checks"))
+        .order_by("name", "pk")
+    )
+    today = reports.earned_today_by_node(user.pk)
+    for node in nodes:
+        node.earned_today = today.get(node.pk, Decimal("0.00"))  # type: ignore[attr-defined]
+    context = {
+        "nodes": nodes,
+        "online": sum(1 for node in nodes if node.status == "online"),
+        "earned_today": sum(today.values(), Decimal("0.00")),
+        "balance": reward_services.balance(user.pk),
+        "currency": settings.CURRENCY,
+    }
+    return render(request, "nodes/my_nodes.html", context)

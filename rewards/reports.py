@@ -24,6 +24,13 @@ def _credits(since: datetime) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(kind=EntryKind.CREDIT, settlement__hour__gte=since)
 
 
+def earned_today_by_node(user_id: int, *, now: datetime | None = None) -> dict[int, Decimal]:
+    """Credits for hours relayed since midnight UTC, per node."""
+    midnight = (now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = _credits(midnight).filter(user_id=user_id).values("node_id").annotate(amount=Sum("amount"))
+    return {row["node_id"]: row["amount"] for row in rows}
+
+
 def earnings(user_id: int, *, by: str, since: datetime) -> dict[str, Any]:
     """The user's credits per hour or day (of the hour relayed, not of settlement) and per node."""
     trunc = TruncHour if by == "hour" else TruncDay

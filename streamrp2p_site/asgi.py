@@ -1,4 +1,5 @@
-"""ASGI entry point (daphne in development and production)."""
+"""ASGI entry point (daphne in development and production): pages and APIs over HTTP, live
+dashboard updates over one websocket."""
 
 import os
 
@@ -7,6 +8,19 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamrp2p_site.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
+from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from streamrp2p_site.consumers import LiveConsumer  # noqa: E402
+
+websocket_urls = [path("ws/live", LiveConsumer.as_asgi())]
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # Session cookie auth; the Origin header must be one of ALLOWED_HOSTS (no cross-site sockets).
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urls))),
+    }
+)

@@ -67,6 +67,9 @@ NODE_STALE_AFTER_INTERVALS = 2.5
 NODE_OFFLINE_AFTER_INTERVALS = 6
 # At most this many heartbeats per node per interval (the agent sends one; retries need room).
 HEARTBEAT_RATE_LIMIT = env_int("HEARTBEAT_RATE_LIMIT", 5, minimum=1)
+INVITE_TTL_DAYS = env_int("INVITE_TTL_DAYS", 7, minimum=1)
+# The site's public address, for links made outside a request (invite links from the command line).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 ENROLLMENT_TOKEN_TTL_HOURS = env_int("ENROLLMENT_TOKEN_TTL_HOURS", 24, minimum=1)
 # Physical bounds for what a heartbeat may claim; beyond them values are clamped and flagged.
 NODE_MAX_UPLINK_MBPS = env_int("NODE_MAX_UPLINK_MBPS", 1_000, minimum=1)
@@ -115,6 +118,7 @@ INSTALLED_APPS = [
     "nodes",
     "validation",
     "rewards",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -197,7 +201,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/me"
 LOGOUT_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
@@ -207,6 +211,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # our JS and vendored libraries (no CDN: the site works offline)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

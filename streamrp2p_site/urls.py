@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("streams.urls")),
     path("", include("nodes.urls")),
     path("", include("rewards.urls")),
+    path("", include("accounts.urls")),
 ]
 
 handler400 = "streamrp2p_site.errors.bad_request"

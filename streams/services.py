@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from streamrp2p_site import live as live_updates
 from streamrp2p_site.errors import ServiceError
 from streams import keys
 from streams.models import PUBLISH_APP, Origin, Stream, StreamSession, StreamViewer
@@ -152,6 +153,9 @@ def admit_publish(request: PublishRequest) -> StreamSession:
         except IntegrityError:
             raise PublishRefused("already_live", "Another publisher is live on this stream.", 409) from None
         transaction.on_commit(lambda: stream_went_live.send(sender=Stream, stream=stream, session=session), robust=True)
+        live_updates.push(
+            live_updates.StreamState(slug=stream.slug, title=stream.title, live=True, since=session.started_at)
+        )
     log.info("stream live: %s (client %s from %s)", stream.slug, request.client_id, request.ip)
     return session
 
@@ -231,6 +235,8 @@ def _close_session(session: StreamSession, reason: str) -> None:
     transaction.on_commit(
         lambda: stream_went_offline.send(sender=Stream, stream=session.stream, session=session), robust=True
     )
+    stream = session.stream
+    live_updates.push(live_updates.StreamState(slug=stream.slug, title=stream.title, live=False, since=None))
 
 
 # --- Viewers ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from nodes import services as node_services
 from nodes.models import Approval, Node, online_q
+from streamrp2p_site import live
 from streams.models import Stream
 from validation import checks
 from validation.models import NodeTrust, OriginFrame, Outcome, SpotCheck
@@ -134,6 +135,13 @@ def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Jud
                 Node.objects.filter(pk=node.pk), reason=f"{trust.consecutive_failures} failed spot-checks"
             )
         trust.save()
+        live.push(
+            live.CheckVerdict(
+                audience=node.owner_id, node_id=node.pk, outcome=check.outcome, passed=passed, checked_at=now,
+                detail=f"{check.live_matches} of {check.node_frames} frames in the live window",
+                approval=Approval.SUSPENDED if suspend else node.approval,
+            )
+        )  # fmt: skip
     log.info("spot-check node %s on %s: %s (%d ms)", node.pk, stream.slug, check.outcome, check.latency_ms)
     return check
 

@@ -31,6 +31,7 @@ from rewards.models import (
     PayoutStatus,
 )
 from rewards.services import audit
+from streamrp2p_site import live
 from streamrp2p_site.errors import ServiceError
 
 CENT = Decimal("0.01")
@@ -169,7 +170,16 @@ def request_payout(user: User, amount: object) -> PayoutRequest:
             user_id=user.pk, amount=amount, method=method.kind, address=method.address
         )
         audit.record("payout.requested", actor=user, payout=payout, amount=amount, method=method.kind)
+        _tell(payout)
     return payout
+
+
+def _tell(payout: PayoutRequest) -> None:
+    """Push the new state to the friend's open pages (after commit)."""
+    live.push(
+        live.PayoutChanged(audience=payout.user_id, payout_id=payout.pk, status=payout.status, amount=payout.amount,
+                           balance=balance(payout.user_id))
+    )  # fmt: skip
 
 
 def _refuse(payout: PayoutRequest, doing: str, allowed: str) -> PayoutError:
@@ -200,6 +210,7 @@ def approve(payout: PayoutRequest, *, actor: User) -> PayoutRequest:
         locked.status, locked.decided_at, locked.decided_by = PayoutStatus.APPROVED, timezone.now(), actor
         locked.save(update_fields=["status", "decided_at", "decided_by"])
         audit.record("payout.approved", actor=actor, payout=locked, amount=locked.amount, balance_before=funds)
+        _tell(locked)
     return locked
 
 
@@ -227,6 +238,7 @@ def reject(payout: PayoutRequest, *, actor: User, reason: str = "") -> PayoutReq
         locked.status, locked.decided_at, locked.decided_by = PayoutStatus.REJECTED, timezone.now(), actor
         locked.reason = reason
         locked.save(update_fields=["status", "decided_at", "decided_by", "reason"])
+        _tell(locked)
         audit.record("payout.rejected", actor=actor, payout=locked, amount=locked.amount, previous=previous,
                      reason=reason)  # fmt: skip
     return locked
@@ -244,6 +256,7 @@ def mark_paid(payout: PayoutRequest, *, actor: User, reference: str) -> PayoutRe
         locked.status, locked.paid_at, locked.external_reference = PayoutStatus.PAID, timezone.now(), reference
         locked.save(update_fields=["status", "paid_at", "external_reference"])
         audit.record("payout.paid", actor=actor, payout=locked, amount=locked.amount, reference=reference)
+        _tell(locked)
     return locked
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from nodes.models import Approval, NodeMinute
 from rewards.models import EntryKind, LedgerEntry, Settlement
 from rewards.split import split_pool, to_cents
+from streamrp2p_site import live
 from streamrp2p_site.errors import ServiceError
 from streams.models import Stream, StreamSession
 from validation.services import failed_windows
@@ -131,6 +132,11 @@ def settle_stream_hour(stream: Stream, start: datetime) -> Settlement | None:
                 for node_id, amount in sorted(shares.items())
             ]  # fmt: skip
             LedgerEntry.objects.bulk_create(entries, batch_size=2000)
+            per_user: dict[int, Decimal] = defaultdict(Decimal)
+            for entry in entries:
+                per_user[entry.user_id] += entry.amount
+            for user_id, amount in per_user.items():  # one push per friend, sent after commit
+                live.push(live.Credited(audience=user_id, stream=stream.slug, hour=start, amount=amount))
     except IntegrityError:
         return None  # another worker settled this hour first
     log.info("settled %s %s: pool %s to %d node(s)", stream.slug, start, pool, len(shares))

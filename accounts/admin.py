@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.models import Invite
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin[Invite]):
+    """Adding an invite shows its one-time link once; "New link" replaces lost or expired ones."""
+
+    list_display = ["email", "created_at", "created_by", "expires_at", "used_at", "used_by"]
+    list_filter = [("used_at", admin.EmptyFieldListFilter), "created_at"]
+    list_select_related = ["created_by", "used_by"]
+    search_fields = ["email", "used_by__username"]
+    fields = ["email"]
+    actions = ["new_link"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Invite, form: ModelForm[Invite], change: bool) -> None:
+        creator = request.user if isinstance(request.user, User) else None
+        invite, link = services.create_invite(obj.email, created_by=creator)
+        obj.pk, obj._state.adding = invite.pk, False
+        self.message_user(request, f"One-time sign-up link for {invite.email} (shown once): {link}", messages.WARNING)
+
+    @admin.action(description="New one-time link for the same email")
+    def new_link(self, request: HttpRequest, queryset: QuerySet[Invite]) -> None:
+        creator = request.user if isinstance(request.user, User) else None
+        for old in queryset.filter(used_at__isnull=True):
+            invite, link = services.create_invite(old.email, created_by=creator)
+            self.message_user(request, f"Link for {invite.email} (shown once): {link}", messages.WARNING)

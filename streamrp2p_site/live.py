@@ -1,0 +1,115 @@
+"""Live pushes to open dashboards: one helper, typed payloads, one consumer (``consumers.py``).
+
+Services call ``push(event)``; the event goes out after the current transaction commits (never
+for a change that rolled back) to the group of the one user it concerns, or to every signed-in
+user for public events (a stream going live). A push is best effort: a dashboard that misses one
+catches up at its next reload, so a broken channel layer never fails a heartbeat or a hook.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+PUBLIC_GROUP = "live.public"
+
+
+def user_group(user_id: int) -> str:
+    return f"live.user.{user_id}"
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """One push. ``audience`` is the user it is for; None means every signed-in user."""
+
+    kind: ClassVar[str]
+    audience: int | None = field(default=None, kw_only=True)
+
+    def data(self) -> dict[str, Any]:
+        body = asdict(self)
+        body.pop("audience")
+        return {key: _plain(value) for key, value in body.items()}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class NodeBeat(LiveEvent):
+    kind: ClassVar[str] = "node.heartbeat"
+    node_id: int
+    name: str
+    status: str
+    last_seen_at: datetime
+    stale_after: datetime
+    offline_after: datetime
+    relaying: str
+    healthy: bool
+    viewers: int
+
+
+@dataclass(frozen=True)
+class CheckVerdict(LiveEvent):
+    kind: ClassVar[str] = "spotcheck.verdict"
+    node_id: int
+    outcome: str
+    passed: bool
+    checked_at: datetime
+    detail: str
+    approval: str
+
+
+@dataclass(frozen=True)
+class StreamState(LiveEvent):
+    kind: ClassVar[str] = "stream.state"
+    slug: str
+    title: str
+    live: bool
+    since: datetime | None
+
+
+@dataclass(frozen=True)
+class Credited(LiveEvent):
+    kind: ClassVar[str] = "earnings.credited"
+    stream: str
+    hour: datetime
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PayoutChanged(LiveEvent):
+    kind: ClassVar[str] = "payout.changed"
+    payout_id: int
+    status: str
+    amount: Decimal
+    balance: Decimal
+
+
+def push(event: LiveEvent) -> None:
+    """Send ``event`` once the surrounding transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: send_now(event))
+
+
+def send_now(event: LiveEvent) -> None:
+    group = PUBLIC_GROUP if event.audience is None else user_group(event.audience)
+    message = {"type": "live.event", "audience": event.audience, "kind": event.kind, "data": event.data()}
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:  # the layer is down: the change itself stands, dashboards catch up on reload
+        log.warning("live push %s to %s failed", event.kind, group, exc_info=True)
