@@ -1,0 +1,93 @@
+"""The playback API routes a viewer to an online, verified, least-loaded node, else to the origin."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from nodes.models import Approval, Node
+from streams.tests.hook_clients import srs_payload
+from validation.models import Outcome, SpotCheck
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def live_alice(make_stream, post_srs):
+    stream, key = make_stream("alice")
+    assert post_srs(srs_payload("on_publish", key=key)).json() == {"code": 0}
+    return stream
+
+
+def relaying(node: Node, stream, *, viewers: int = 0, checked: str | None = Outcome.PASS) -> Node:
+    now = timezone.now()
+    Node.objects.filter(pk=node.pk).update(
+        assigned_stream=stream, relaying_slug=stream.slug, relay_running=True, newest_segment_age=2.0,
+        viewers=viewers, last_seen_at=now, stale_after=now + timedelta(seconds=30),
+        offline_after=now + timedelta(seconds=60),
+    )  # fmt: skip
+    if checked:
+        SpotCheck.objects.create(node=node, checked_at=now, outcome=checked, latency_ms=5)
+    return node
+
+
+def playback(client, query=""):
+    response = client.get(f"/api/v1/streams/alice/playback{query}")
+    return response.status_code, response.json()
+
+
+def test_picks_the_least_loaded_verified_node(client, live_alice, register):
+    busy, quiet = (
+        relaying(register("busy")[0], live_alice, viewers=9),
+        relaying(register("quiet")[0], live_alice, viewers=1),
+    )
+    status, body = playback(client)
+    assert status == 200
+    assert (body["source"], body["node_id"], body["candidates"]) == ("node", quiet.pk, 2)
+    assert body["url"] == "http://quiet.example:8090/hls/alice/index.m3u8"
+    assert "fewest of 2 verified" in body["reason"]
+    assert busy.pk != body["node_id"]
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        {"checked": Outcome.STALE},  # its last spot-check failed
+        {"checked": None},  # never verified
+        {"offline": True},
+        {"suspended": True},
+        {"stopped": True},  # its relay is not running
+    ],
+)
+def test_skips_nodes_that_are_not_online_verified_and_relaying(client, live_alice, register, spoil):
+    node = relaying(register("den")[0], live_alice, checked=spoil.get("checked", Outcome.PASS))
+    if spoil.get("offline"):
+        Node.objects.filter(pk=node.pk).update(stale_after=timezone.now() - timedelta(seconds=1))
+    if spoil.get("suspended"):
+        Node.objects.filter(pk=node.pk).update(approval=Approval.SUSPENDED)
+    if spoil.get("stopped"):
+        Node.objects.filter(pk=node.pk).update(relay_running=False)
+    status, body = playback(client)
+    assert (status, body["source"], body["node_id"]) == (200, "origin", None)
+    assert body["url"] == live_alice.origin_hls_url() and "origin" in body["reason"]
+
+
+def test_a_node_that_failed_for_the_viewer_is_skipped(client, live_alice, register):
+    first = relaying(register("first")[0], live_alice)
+    second = relaying(register("second")[0], live_alice, viewers=5)
+    assert playback(client)[1]["node_id"] == first.pk
+    assert playback(client, f"?exclude={first.pk}")[1]["node_id"] == second.pk
+    body = playback(client, f"?exclude={first.pk},{second.pk}")[1]
+    assert body["source"] == "origin" and "failed for this viewer" in body["reason"]
+
+
+def test_an_offline_stream_says_so_and_unknown_ones_are_404(client, make_stream):
+    make_stream("alice")
+    status, body = playback(client)
+    assert (status, body["live"], body["source"], body["reason"]) == (200, False, "origin", "The stream is offline.")
+    response = client.get("/api/v1/streams/nobody/playback")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    bad = client.get("/api/v1/streams/alice/playback?exclude=x")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid"
