@@ -12,7 +12,12 @@ from streams import services
 from streams.models import Stream
 
 # Origin hook clients (post_srs, post_nginx) are used by every app that needs a live stream.
-pytest_plugins = ["streams.tests.hook_clients", "nodes.tests.fixtures", "streamrp2p_site.testing.live"]
+pytest_plugins = [
+    "streams.tests.hook_clients",
+    "nodes.tests.fixtures",
+    "streamrp2p_site.testing.live",
+    "streamrp2p_site.testing.browser",
+]
 
 StreamFactory = Callable[..., tuple[Stream, str]]
 

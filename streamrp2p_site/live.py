@@ -8,6 +8,7 @@ catches up at its next reload, so a broken channel layer never fails a heartbeat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 log = logging.getLogger(__name__)
+_pending: set[asyncio.Task[None]] = set()  # sends scheduled on a running loop, kept until done
 PUBLIC_GROUP = "live.public"
 
 
@@ -110,6 +112,15 @@ def send_now(event: LiveEvent) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message)
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    try:
+        if loop is not None:  # called from async code (a consumer, an async view): no blocking here
+            task = loop.create_task(layer.group_send(group, message))
+            _pending.add(task)
+            task.add_done_callback(_pending.discard)
+        else:
+            async_to_sync(layer.group_send)(group, message)
     except Exception:  # the layer is down: the change itself stands, dashboards catch up on reload
         log.warning("live push %s to %s failed", event.kind, group, exc_info=True)
