@@ -32,9 +32,10 @@ class InviteAdmin(admin.ModelAdmin[Invite]):
         obj.pk, obj._state.adding = invite.pk, False
         self.message_user(request, f"One-time sign-up link for {invite.email} (shown once): {link}", messages.WARNING)
 
-    @admin.action(description="New one-time link for the same email")
+    @admin.action(description="New one-time link for the same email (the old link stops working)")
     def new_link(self, request: HttpRequest, queryset: QuerySet[Invite]) -> None:
         creator = request.user if isinstance(request.user, User) else None
         for old in queryset.filter(used_at__isnull=True):
+            services.revoke_invite(old)
             invite, link = services.create_invite(old.email, created_by=creator)
             self.message_user(request, f"Link for {invite.email} (shown once): {link}", messages.WARNING)

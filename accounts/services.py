@@ -47,6 +47,11 @@ def create_invite(email: str, *, created_by: User | None = None, ttl: timedelta 
     return invite, invite_link(token)
 
 
+def revoke_invite(invite: Invite) -> None:
+    """End an unused link now (it is being replaced)."""
+    Invite.objects.filter(pk=invite.pk, used_at__isnull=True).update(expires_at=timezone.now())
+
+
 def open_invite(token: str) -> Invite:
     """The unused, unexpired invite behind ``token``; InviteError otherwise."""
     invite = Invite.objects.filter(token_hash=tokens.digest(token)).first()

@@ -27,7 +27,7 @@ from nodes.serializers import (
     RegisteredSerializer,
     RegisterSerializer,
 )
-from streamrp2p_site import tokens
+from streamrp2p_site import ops, tokens
 from streamrp2p_site.errors import error_body
 from streams.models import Stream
 
@@ -139,6 +139,8 @@ class HeartbeatView(NodeAPIView):
             public_url=data.get("public_url"),
         )
         result = services.record_heartbeat(node, beat)
+        if result.accepted:
+            ops.HEARTBEATS.inc()
         stream = result.assignment
         body = {
             "accepted": result.accepted,
@@ -228,5 +230,5 @@ class PlaybackView(APIView):
             exclude = {int(part) for part in raw.split(",") if part.strip()}
         except ValueError:
             return _error(400, "invalid", "exclude must be comma-separated node ids.")
-        choice = playback.choose(stream, exclude=exclude)
+        choice = playback.choose(stream, exclude=exclude, secure=request.is_secure())
         return Response(PlaybackSerializer(asdict(choice)).data)

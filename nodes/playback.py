@@ -2,11 +2,16 @@
 
 A node qualifies when it is approved (so not suspended), online (heartbeat deadline not passed),
 assigned to this stream and reporting a running relay with fresh segments, and its most recent
-spot-check passed. Among those, the fewest viewers wins (ties: the higher trust, then the lower id).
+spot-check of this stream, during this live session, passed on the very playlist URL viewers
+will get (a node that changed its public URL since is not verified there). Among those, the
+least loaded win: a viewer gets one of the nodes within LOAD_SLACK viewers of the least loaded,
+at random, so viewers arriving within one heartbeat interval do not all pile onto one node.
+Pages served over HTTPS only get HTTPS nodes (browsers block http media there).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,27 +36,38 @@ class Playback:
     candidates: int = 0
 
 
-def verified_relays(stream: Stream, now: datetime) -> list[Node]:
-    latest = SpotCheck.objects.filter(node=OuterRef("pk")).order_by("-checked_at")
-    return list(
+LOAD_SLACK = 2
+
+
+def verified_relays(stream: Stream, since: datetime, now: datetime) -> list[Node]:
+    latest = SpotCheck.objects.filter(node=OuterRef("pk"), stream=stream, checked_at__gte=since).order_by("-checked_at")
+    nodes = list(
         Node.objects.filter(
             online_q(now), approval=Approval.APPROVED, assigned_stream=stream, relaying_slug=stream.slug,
             relay_running=True,
         )
         .annotate(last_outcome=Subquery(latest.values("outcome")[:1]),
-                  last_checked=Subquery(latest.values("checked_at")[:1]))
+                  last_checked=Subquery(latest.values("checked_at")[:1]),
+                  last_playlist=Subquery(latest.values("evidence__playlist")[:1]))
         .filter(last_outcome=Outcome.PASS)
         .select_related("trust")
         .order_by("viewers", "-trust__score", "pk")
     )  # fmt: skip
+    return [node for node in nodes if getattr(node, "last_playlist", None) == node.hls_url(stream.slug)]
 
 
-def choose(stream: Stream, *, exclude: Collection[int] = (), now: datetime | None = None) -> Playback:
+def choose(
+    stream: Stream, *, exclude: Collection[int] = (), secure: bool = False, now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> Playback:  # fmt: skip
     now = now or timezone.now()
     origin = stream.origin_hls_url()
-    if not StreamSession.objects.filter(stream=stream, ended_at__isnull=True).exists():
+    session = StreamSession.objects.filter(stream=stream, ended_at__isnull=True).first()
+    if session is None:
         return Playback(stream.slug, False, "origin", origin, "The stream is offline.")
-    relays = [node for node in verified_relays(stream, now) if node.pk not in exclude]
+    relays = [node for node in verified_relays(stream, session.started_at, now) if node.pk not in exclude]
+    if secure:
+        relays = [node for node in relays if node.public_url.startswith("https://")]
     fresh = [node for node in relays if node.newest_segment_age is not None
              and node.newest_segment_age <= 3 * node.heartbeat_interval]  # fmt: skip
     if not fresh:
@@ -59,11 +75,12 @@ def choose(stream: Stream, *, exclude: Collection[int] = (), now: datetime | Non
         if exclude:
             why += f" (besides node(s) {', '.join(map(str, sorted(exclude)))}, which failed for this viewer)"
         return Playback(stream.slug, True, "origin", origin, why + ": playing from the origin.")
-    node = fresh[0]
+    least = fresh[0].viewers
+    node = (rng or random).choice([n for n in fresh if n.viewers <= least + LOAD_SLACK])
     checked = getattr(node, "last_checked", None)
     ago = f"{int((now - checked).total_seconds() // 60)} min ago" if checked else "recently"
     reason = (
         f"Node {node.name} is online, relaying {stream.slug}, passed its last spot-check ({ago}) and has "
-        f"{node.viewers} viewer(s), the fewest of {len(fresh)} verified node(s)."
+        f"{node.viewers} viewer(s), among the least loaded of {len(fresh)} verified node(s)."
     )
     return Playback(stream.slug, True, "node", node.hls_url(stream.slug), reason, node.pk, node.name, len(fresh))

@@ -19,6 +19,7 @@ class Settlement(models.Model):
     credited = models.DecimalField(max_digits=14, decimal_places=2, help_text="Equals the pool when anyone relayed.")
     nodes = models.PositiveIntegerField(default=0)
     settled_at = models.DateTimeField(auto_now_add=True)
+    duration_ms = models.PositiveIntegerField(default=0, help_text="Time this settlement took (for /metrics).")
 
     class Meta:
         ordering = ["-hour", "stream"]

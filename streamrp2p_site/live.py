@@ -98,11 +98,19 @@ class PayoutChanged(LiveEvent):
     status: str
     amount: Decimal
     balance: Decimal
+    pending: Decimal
+    available: Decimal
 
 
 def push(event: LiveEvent) -> None:
     """Send ``event`` once the surrounding transaction commits (at once outside one)."""
     transaction.on_commit(lambda: send_now(event))
+
+
+def _sent(task: asyncio.Task[None]) -> None:
+    _pending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("live push failed", exc_info=task.exception())
 
 
 def send_now(event: LiveEvent) -> None:
@@ -119,7 +127,7 @@ def send_now(event: LiveEvent) -> None:
         if loop is not None:  # called from async code (a consumer, an async view): no blocking here
             task = loop.create_task(layer.group_send(group, message))
             _pending.add(task)
-            task.add_done_callback(_pending.discard)
+            task.add_done_callback(_sent)
         else:
             async_to_sync(layer.group_send)(group, message)
     except Exception:  # the layer is down: the change itself stands, dashboards catch up on reload

@@ -43,6 +43,12 @@ if not DEBUG and HOOK_SECRET == DEVELOPMENT_HOOK_SECRET:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Behind a TLS-terminating proxy (the production setup): trust its X-Forwarded-Proto and send
+# cookies over HTTPS only.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 # Where viewers and node agents find a stream at the origin; {app} and {stream} are filled in.
 ORIGIN_RTMP_URL = env_str("ORIGIN_RTMP_URL", "rtmp://127.0.0.1:1935/{app}/{stream}")
@@ -67,6 +73,8 @@ NODE_STALE_AFTER_INTERVALS = 2.5
 NODE_OFFLINE_AFTER_INTERVALS = 6
 # At most this many heartbeats per node per interval (the agent sends one; retries need room).
 HEARTBEAT_RATE_LIMIT = env_int("HEARTBEAT_RATE_LIMIT", 5, minimum=1)
+# /metrics: open when unset (bind it to a private network), else scrapers send it as a Bearer token.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 INVITE_TTL_DAYS = env_int("INVITE_TTL_DAYS", 7, minimum=1)
 # The site's public address, for links made outside a request (invite links from the command line).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
@@ -169,6 +177,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, django-q2 broker, cache ---------------------------------------------
 REDIS_URL = env_url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))
+if not DEBUG and not REDIS_URL:
+    # Without Redis each process has its own channel layer: pushes from the worker (spot-checks,
+    # settlements) and from other web processes would never reach a dashboard.
+    raise ImproperlyConfigured("DEBUG is off but REDIS_URL is not set: production needs Redis.")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -246,11 +258,17 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging: human-readable one-liners on stderr ---------------------------------------------
+LOG_FORMAT = env_str("LOG_FORMAT", "line")
+if LOG_FORMAT not in ("line", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'line' or 'json', got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "streamrp2p_site.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     "loggers": {
         # Django's own DEBUG-only console handler would print every request warning twice.

@@ -30,3 +30,7 @@ def matches(token: str | None, token_digest: str) -> bool:
     if not token or not token_digest:
         return False
     return hmac.compare_digest(digest(token), token_digest)
+
+
+def constant_time_equal(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))

@@ -1,14 +1,23 @@
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from nodes.models import Node, online_q
 from streams.api import streams_with_live_state
 
 
 def home(request: HttpRequest) -> HttpResponse:
     """Streams, live ones first, with their viewers and how many friend nodes relay each now."""
-    online = Q(assigned_nodes__stale_after__gt=timezone.now())
-    streams = streams_with_live_state().annotate(relays=Count("assigned_nodes", filter=online, distinct=True))
+    relaying = (
+        Node.objects.filter(online_q(timezone.now()), assigned_stream=OuterRef("pk"), relaying_slug=OuterRef("slug"),
+                            relay_running=True)
+        .values("assigned_stream")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )  # fmt: skip
+    # A subquery, not a second Count join: two joins would multiply viewers by relays.
+    streams = streams_with_live_state().annotate(relays=Coalesce(Subquery(relaying, output_field=IntegerField()), 0))
     ordered = sorted(streams, key=lambda s: (s.live_since is None, s.slug))  # type: ignore[attr-defined]
     return render(request, "home.html", {"streams": ordered})

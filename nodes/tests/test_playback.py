@@ -29,7 +29,9 @@ def relaying(node: Node, stream, *, viewers: int = 0, checked: str | None = Outc
         offline_after=now + timedelta(seconds=60),
     )  # fmt: skip
     if checked:
-        SpotCheck.objects.create(node=node, checked_at=now, outcome=checked, latency_ms=5)
+        node.refresh_from_db()
+        SpotCheck.objects.create(node=node, stream=stream, checked_at=now, outcome=checked, latency_ms=5,
+                                 evidence={"playlist": node.hls_url(stream.slug)})  # fmt: skip
     return node
 
 
@@ -47,7 +49,7 @@ def test_picks_the_least_loaded_verified_node(client, live_alice, register):
     assert status == 200
     assert (body["source"], body["node_id"], body["candidates"]) == ("node", quiet.pk, 2)
     assert body["url"] == "http://quiet.example:8090/hls/alice/index.m3u8"
-    assert "fewest of 2 verified" in body["reason"]
+    assert "least loaded of 2 verified" in body["reason"]
     assert busy.pk != body["node_id"]
 
 
@@ -91,3 +93,28 @@ def test_an_offline_stream_says_so_and_unknown_ones_are_404(client, make_stream)
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     bad = client.get("/api/v1/streams/alice/playback?exclude=x")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid"
+
+
+def test_spreads_viewers_over_nodes_that_are_nearly_as_idle(client, live_alice, register):
+    one, two = relaying(register("one")[0], live_alice, viewers=1), relaying(register("two")[0], live_alice, viewers=2)
+    relaying(register("busy")[0], live_alice, viewers=30)
+    chosen = {playback(client)[1]["node_id"] for _ in range(40)}
+    assert chosen == {one.pk, two.pk}  # never the busy one; both near-idle ones get viewers
+
+
+def test_a_check_of_another_url_stream_or_session_does_not_verify_a_node(client, live_alice, register, make_stream):
+    node = relaying(register("den")[0], live_alice)
+    Node.objects.filter(pk=node.pk).update(public_url="http://moved.example:8090")  # changed after its check
+    assert playback(client)[1]["source"] == "origin"
+    Node.objects.filter(pk=node.pk).update(public_url="http://den.example:8090")
+    SpotCheck.objects.update(stream=make_stream("bob")[0])  # a pass on another stream
+    assert playback(client)[1]["source"] == "origin"
+    SpotCheck.objects.update(stream=live_alice, checked_at=timezone.now() - timedelta(days=1))  # before this session
+    assert playback(client)[1]["source"] == "origin"
+
+
+def test_an_https_page_gets_only_https_nodes(client, live_alice, register):
+    relaying(register("plain")[0], live_alice)
+    assert client.get("/api/v1/streams/alice/playback", secure=True).json()["source"] == "origin"
+    secure = relaying(register("tls", public_url="https://tls.example")[0], live_alice)
+    assert client.get("/api/v1/streams/alice/playback", secure=True).json()["node_id"] == secure.pk

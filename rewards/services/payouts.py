@@ -176,9 +176,10 @@ def request_payout(user: User, amount: object) -> PayoutRequest:
 
 def _tell(payout: PayoutRequest) -> None:
     """Push the new state to the friend's open pages (after commit)."""
+    owed, waiting = balance(payout.user_id), pending(payout.user_id)
     live.push(
         live.PayoutChanged(audience=payout.user_id, payout_id=payout.pk, status=payout.status, amount=payout.amount,
-                           balance=balance(payout.user_id))
+                           balance=owed, pending=waiting, available=owed - waiting)
     )  # fmt: skip
 
 

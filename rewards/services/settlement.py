@@ -8,6 +8,7 @@ validation's failed-check windows. One transaction per stream-hour; the unique c
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -109,6 +110,7 @@ def settle_stream_hour(stream: Stream, start: datetime) -> Settlement | None:
     start = _closed(start)
     if Settlement.objects.filter(stream=stream, hour=start).exists():
         return None
+    began = time.monotonic()
     seconds = live_seconds(stream, start)
     pool = to_cents(stream.reward_rate_per_hour * Decimal(seconds) / Decimal(3600))
     found = contributions(stream, start)
@@ -132,6 +134,9 @@ def settle_stream_hour(stream: Stream, start: datetime) -> Settlement | None:
                 for node_id, amount in sorted(shares.items())
             ]  # fmt: skip
             LedgerEntry.objects.bulk_create(entries, batch_size=2000)
+            took = int((time.monotonic() - began) * 1000)
+            Settlement.objects.filter(pk=settlement.pk).update(duration_ms=took)
+            settlement.duration_ms = took
             per_user: dict[int, Decimal] = defaultdict(Decimal)
             for entry in entries:
                 per_user[entry.user_id] += entry.amount

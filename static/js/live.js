@@ -11,6 +11,9 @@
   var attempts = 0;
   var socket = null;
   var pinger = null;
+  // Server time minus this device's time: statuses and ages must not depend on a phone's clock.
+  var offset = (Date.parse(body.getAttribute("data-server-now")) - Date.now()) || 0;
+  var APPROVAL = { approved: "", pending: "(waiting for approval)", suspended: "(suspended)" };
 
   function setState(state) {
     body.setAttribute("data-live", state);
@@ -34,7 +37,7 @@
   }
 
   function tick() {
-    var now = Date.now();
+    var now = Date.now() + offset;
     each("[data-ts]", function (el) {
       var at = Date.parse(el.getAttribute("data-ts"));
       if (!isNaN(at)) el.textContent = age((now - at) / 1000);
@@ -45,10 +48,13 @@
       var status = now < stale ? "online" : now < offline ? "stale" : "offline";
       fields(row, "status", function (el) { if (el.textContent !== status) setStatus(el, status); });
     });
+    setText(document, "online-count", String(document.querySelectorAll('[data-node] [data-field="status"].online').length));
   }
 
   var handlers = {
     "node.heartbeat": function (d) {
+      var at = Date.parse(d.last_seen_at);  // the server's clock a moment ago
+      if (!isNaN(at)) offset = at - Date.now();
       each('[data-node="' + d.node_id + '"]', function (row) {
         row.setAttribute("data-stale-after", d.stale_after);
         row.setAttribute("data-offline-after", d.offline_after);
@@ -58,11 +64,12 @@
         setText(row, "viewers", String(d.viewers));
         setText(row, "health", d.healthy ? "healthy" : "not relaying");
       });
+      tick();
     },
     "spotcheck.verdict": function (d) {
       each('[data-node="' + d.node_id + '"]', function (row) {
         fields(row, "last-check", function (el) { el.textContent = d.outcome; el.className = d.passed ? "pass" : "fail"; });
-        setText(row, "approval", d.approval);
+        setText(row, "approval", APPROVAL[d.approval] === undefined ? d.approval : APPROVAL[d.approval]);
       });
     },
     "stream.state": function (d) {
@@ -81,6 +88,8 @@
     },
     "payout.changed": function (d) {
       setText(document, "balance", d.balance);
+      setText(document, "pending", d.pending);
+      setText(document, "available", d.available);
       each('[data-payout="' + d.payout_id + '"]', function (row) { setText(row, "status", d.status); });
     }
   };

@@ -7,6 +7,7 @@
   var api = video.getAttribute("data-playback");
   var failed = [];
   var hls = null;
+  var retry = null;  // one pending re-pick at most
 
   function show(choice) {
     label.setAttribute("data-source", choice.source);
@@ -17,14 +18,14 @@
   function play(choice) {
     show(choice);
     if (hls) { hls.destroy(); hls = null; }
-    if (!choice.live) { setTimeout(pick, 5000); return; }
+    if (!choice.live) { later(5000); return; }
     if (window.Hls && window.Hls.isSupported()) {
       hls = new window.Hls({ liveSyncDurationCount: 3, manifestLoadingMaxRetry: 2 });
       hls.on(window.Hls.Events.ERROR, function (event, data) {
         if (!data.fatal) return;
         if (choice.node_id != null) failed.push(choice.node_id);
         label.textContent = "Source failed (" + data.details + "); choosing another…";
-        setTimeout(pick, choice.node_id != null ? 0 : 3000);
+        later(choice.node_id != null ? 0 : 3000);
       });
       hls.loadSource(choice.url);
       hls.attachMedia(video);
@@ -37,11 +38,18 @@
     video.play().catch(function () { /* autoplay refused: the controls are there */ });
   }
 
+  function later(ms) {
+    clearTimeout(retry);
+    retry = setTimeout(pick, ms);
+  }
+
   function pick() {
+    clearTimeout(retry);
+    retry = null;
     fetch(api + (failed.length ? "?exclude=" + failed.join(",") : ""), { headers: { Accept: "application/json" } })
       .then(function (response) { return response.json(); })
       .then(play)
-      .catch(function () { label.textContent = "Cannot reach the coordinator; retrying…"; setTimeout(pick, 3000); });
+      .catch(function () { label.textContent = "Cannot reach the coordinator; retrying…"; later(3000); });
   }
 
   document.addEventListener("live:stream.state", function (event) { if (event.detail.live) pick(); });

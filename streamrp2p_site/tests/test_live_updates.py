@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,12 +14,19 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from nodes.tests.fixtures import NodeClient
 from rewards import services as reward_services
+from rewards.services import hour_start, settle_hour
+from rewards.tests.helpers import relayed
 from streamrp2p_site.asgi import application
 from streamrp2p_site.live import PUBLIC_GROUP
+from streams.models import Origin, StreamSession
 from streams.tests.hook_clients import srs_payload
+from validation import checks
+from validation import services as validation_services
+from validation.models import Outcome
 
 # The consumer reads the database from its own thread: the test data must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,7 +60,8 @@ def run(test: Callable[[], Any]) -> None:
 def test_refuses_a_socket_without_a_signed_in_user():
     async def go():
         socket = await open_socket()
-        assert await socket.connect() == (False, 4401)
+        assert (await socket.connect())[0]  # accepted, then closed with a code the page understands
+        assert await socket.receive_output(timeout=1) == {"type": "websocket.close", "code": 4401}
 
     run(go)
 
@@ -157,5 +167,52 @@ def test_the_socket_answers_pings(friend):
         await socket.send_json_to({"kind": "ping"})
         assert (await socket.receive_json_from(timeout=1))["kind"] == "pong"
         await socket.disconnect()
+
+    run(go)
+
+
+def test_a_socket_stops_receiving_once_its_login_ends(friend, register):
+    _, api_key = register("den", user=friend)
+    cookie = cookie_of(friend)
+
+    async def go():
+        socket = await connected(cookie)
+        friend.set_password("a-brand-new-pass-77")  # e.g. after a stolen session: the old login ends
+        await database_sync_to_async(friend.save)()
+        await database_sync_to_async(lambda: NodeClient(Client(), api_key).beat())()
+        assert await socket.receive_output(timeout=1) == {"type": "websocket.close", "code": 4403}
+
+    run(go)
+
+
+def test_spot_check_verdicts_and_credits_reach_only_their_friend(friend, outsider, register, make_stream):
+    node, _ = register("den", user=friend)
+    stream, _ = make_stream("alice", reward_rate_per_hour=Decimal("6.00"))
+    hour = hour_start(timezone.now()) - timedelta(hours=2)
+    StreamSession.objects.create(stream=stream, origin=Origin.SRS, client_id="c", started_at=hour,
+                                 ended_at=hour + timedelta(minutes=30))  # fmt: skip
+    relayed(node, stream, hour, range(30))
+    friend_cookie, outsider_cookie = cookie_of(friend), cookie_of(outsider)
+
+    def check_then_settle() -> None:
+        # The verdict path of validation.services.spot_check, with a node that served stale frames.
+        found = checks.Inspection(node_prints=[b"x"], evidence={"playlist": node.hls_url("alice")})
+        validation_services._record(
+            node, stream, found, validation_services.Judgement(Outcome.STALE, 0.0, 0, 1), "test"
+        )
+        settle_hour(hour)
+
+    async def go():
+        mine, theirs = await connected(friend_cookie), await connected(outsider_cookie)
+        await database_sync_to_async(check_then_settle)()
+        verdict = await mine.receive_json_from(timeout=1)
+        assert (verdict["kind"], verdict["data"]["node_id"], verdict["data"]["passed"]) == (
+            "spotcheck.verdict",
+            node.pk,
+            False,
+        )
+        credit = await mine.receive_json_from(timeout=1)
+        assert (credit["kind"], credit["data"]["amount"]) == ("earnings.credited", "3.00")
+        assert await theirs.receive_nothing(timeout=0.5)
 
     run(go)

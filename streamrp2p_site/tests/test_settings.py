@@ -65,9 +65,15 @@ def test_refuses_to_start_with_the_development_hook_secret_when_debug_is_off():
     assert "HOOK_SECRET" in result.stderr
 
 
-def test_starts_in_production_mode_when_secrets_are_set():
-    result = load_settings(DEBUG="false", SECRET_KEY="x" * 50, HOOK_SECRET="h" * 32, ALLOWED_HOSTS="example.org")
+def test_starts_in_production_mode_when_secrets_and_redis_are_set():
+    result = load_settings(DEBUG="false", SECRET_KEY="x" * 50, HOOK_SECRET="h" * 32, ALLOWED_HOSTS="example.org",
+                           REDIS_URL="redis://127.0.0.1:6379/0")  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_refuses_production_without_redis():
+    result = load_settings(DEBUG="false", SECRET_KEY="x" * 50, HOOK_SECRET="h" * 32, ALLOWED_HOSTS="example.org")
+    assert result.returncode != 0 and "REDIS_URL" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,119 @@
+"""docker/ holds a deployment that works: SRS's hook URLs reach the site's hook route with the
+secret, and the compose file gives the site every setting it needs to start in production."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+from django.conf import settings
+from django.urls import resolve
+
+from streams.tests.hook_clients import srs_payload
+
+DOCKER = Path(settings.BASE_DIR) / "docker"
+SITE_SERVICES = ("migrate", "web", "worker")
+
+
+def srs_hooks() -> dict[str, list[str]]:
+    """Each on_* directive of the http_hooks block, with its URLs."""
+    text = re.sub(r"#.*", "", (DOCKER / "srs.conf").read_text()).replace("${HOOK_SECRET}", "HOOK-SECRET")
+    block = re.search(r"http_hooks\s*\{(.*?)\}", text, re.S)
+    assert block, "srs.conf has no http_hooks block"
+    assert re.search(r"\benabled\s+on;", block.group(1))
+    found = re.findall(r"\b(on_\w+)\s+([^;]+);", block.group(1))
+    return {name: urls.replace("HOOK-SECRET", "${HOOK_SECRET}").split() for name, urls in found}
+
+
+def env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def compose() -> dict:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text())
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    return re.sub(r"\$\{(\w+)(:\?[^}]*)?\}", lambda m: env[m.group(1)], value)
+
+
+def site_env(service: str) -> dict[str, str]:
+    """What compose gives the service: its env_file (the example), then its environment."""
+    spec = compose()["services"][service]
+    example = env_file(DOCKER / "env.example")
+    assert spec["env_file"] == ".env"
+    return {**example, **{k: interpolate(str(v), example) for k, v in spec["environment"].items()}}
+
+
+def test_srs_sends_publish_play_and_hls_hooks_to_the_sites_srs_route_with_the_secret():
+    hooks = srs_hooks()
+    assert {"on_publish", "on_unpublish", "on_play", "on_stop", "on_hls"} <= set(hooks)
+    web_port = compose()["services"]["web"]["ports"][0].split(":")[-1]
+    for urls in hooks.values():
+        for url in urls:
+            parts = urlsplit(url)
+            assert (parts.scheme, parts.hostname, str(parts.port)) == ("http", "web", web_port), url
+            assert resolve(parts.path).url_name == "hook-srs", url
+            assert parse_qs(parts.query) == {"secret": ["${HOOK_SECRET}"]}, url
+
+
+@pytest.mark.django_db
+def test_the_hook_url_srs_is_given_admits_a_publish(client, stream_and_key):
+    _, key = stream_and_key
+    url = urlsplit(srs_hooks()["on_publish"][0])
+    query = url.query.replace("${HOOK_SECRET}", settings.HOOK_SECRET)
+    response = client.post(f"{url.path}?{query}", srs_payload("on_publish", key=key), content_type="application/json")
+    assert response.status_code == 200 and response.json() == {"code": 0}
+
+
+def test_srs_gets_the_same_secret_as_the_site_and_writes_hls():
+    spec = compose()["services"]["srs"]
+    assert spec["image"].startswith("ossrs/srs:5")
+    assert spec["environment"]["HOOK_SECRET"].startswith("${HOOK_SECRET")
+    assert "./srs.conf:/streamr/srs.conf:ro" in spec["volumes"] and "/streamr/srs.conf" in " ".join(spec["command"])
+    text = (DOCKER / "srs.conf").read_text()
+    assert re.search(r"hls\s*\{[^}]*enabled\s+on;", text)
+
+
+def test_every_long_running_service_has_a_health_check_and_data_has_volumes():
+    services = compose()["services"]
+    assert {"srs", "postgres", "redis", "web", "worker", "migrate"} <= set(services)
+    for name in ("srs", "postgres", "redis", "web", "worker"):
+        assert services[name]["healthcheck"]["test"], name
+    assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("service", SITE_SERVICES)
+def test_the_site_starts_in_production_with_what_compose_gives_it(service):
+    env = {"PATH": "/usr/bin:/bin", **site_env(service)}
+    assert env["DEBUG"] == "false"
+    probe = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({'debug': s.DEBUG, 'db': s.DATABASES['default']['ENGINE'], 'redis': s.REDIS_URL, "
+        "'hosts': s.ALLOWED_HOSTS, 'csrf': s.CSRF_TRUSTED_ORIGINS, 'rtmp': s.ORIGIN_RTMP_URL, "
+        "'hls': s.ORIGIN_HLS_URL, 'site': s.SITE_URL, 'layer': s.CHANNEL_LAYERS['default']['BACKEND']}))"
+    )
+    env["DJANGO_SETTINGS_MODULE"] = "streamrp2p_site.settings"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr  # settings refuse development secrets and bad values
+    found = json.loads(done.stdout)
+    assert found["debug"] is False and found["db"].endswith("postgresql") and found["redis"] == "redis://redis:6379/0"
+    assert found["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert found["hosts"] and found["csrf"] and "127.0.0.1" not in found["rtmp"] + found["hls"] + found["site"]
+
+
+def test_the_image_contains_every_app_of_the_site():
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    local = [
+        app.split(".")[0] for app in settings.INSTALLED_APPS if (Path(settings.BASE_DIR) / app.split(".")[0]).is_dir()
+    ]
+    for package in [*local, "templates", "static"]:
+        assert re.search(rf"^COPY {package} ", dockerfile, re.M), package

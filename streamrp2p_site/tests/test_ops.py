@@ -1,0 +1,62 @@
+"""/healthz answers load balancers; /metrics gives Prometheus the coordinator's figures."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from rewards import services as reward_services
+from streams.tests.hook_clients import srs_payload
+from validation.models import Outcome, SpotCheck
+
+pytestmark = pytest.mark.django_db
+
+
+def scrape(client, **headers) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics", **headers)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+def test_healthz_says_ok_when_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["status"] == "ok" and response.json()["database"] == "ok"
+
+
+def test_metrics_count_streams_nodes_checks_payouts_and_heartbeats(
+    client, make_stream, post_srs, register, node_client, friend, admin_user
+):
+    _, key = make_stream("alice")
+    post_srs(srs_payload("on_publish", key=key))
+    node, api_key = register("den", user=friend)
+    register("idle", user=friend)
+    before = scrape(client).get(("streamr_heartbeats_received_total", ()), 0)
+    node_client(api_key).beat()
+    SpotCheck.objects.create(node=node, checked_at=timezone.now(), outcome=Outcome.PASS, latency_ms=1)
+    reward_services.add_correction(friend.pk, Decimal("10.00"), actor=admin_user, memo="t")
+    reward_services.set_payout_method(friend, kind="paypal", address="f@example.com")
+    reward_services.request_payout(friend, "6.00")
+
+    figures = scrape(client)
+    assert figures[("streamr_live_streams", ())] == 1
+    assert figures[("streamr_nodes", (("status", "online"),))] == 1
+    assert figures[("streamr_nodes", (("status", "offline"),))] == 1
+    assert figures[("streamr_spot_checks_total", (("outcome", "pass"),))] == 1
+    assert figures[("streamr_payouts", (("state", "requested"),))] == 1
+    assert figures[("streamr_payout_amount", (("state", "requested"),))] == 6.0
+    assert figures[("streamr_heartbeats_received_total", ())] == before + 1
+    assert ("streamr_settlement_duration_seconds_total", ()) in figures
+
+
+def test_metrics_need_the_token_when_one_is_set(client, settings):
+    settings.METRICS_TOKEN = "scrape-secret"
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert scrape(client, HTTP_AUTHORIZATION="Bearer scrape-secret")
