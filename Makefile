@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format migrate bench clean
+.PHONY: run test demo lint format migrate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -26,6 +26,13 @@ migrate: $(VENV)/.installed
 run: migrate
 	$(BIN)/python manage.py bootstrap --port $(PORT)
 	$(BIN)/python manage.py serve --port $(PORT)
+
+## demo: the whole pipeline on this machine, on its own database; DEMO_SECONDS=90 ends it by itself
+DEMO_DIR := $(CURDIR)/.local/demo
+demo: $(VENV)/.installed-dev
+	mkdir -p $(DEMO_DIR) && rm -f $(DEMO_DIR)/db.sqlite3
+	env -u REDIS_URL DATABASE_URL=sqlite:///$(DEMO_DIR)/db.sqlite3 HEARTBEAT_INTERVAL_SECONDS=2 \
+		STREAM_SESSION_SILENCE_SECONDS=10 LOG_LEVEL=WARNING $(BIN)/python manage.py demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
 
 ## test: lint (ruff), type-check (mypy) and the whole pytest suite
 test: lint

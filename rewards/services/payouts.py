@@ -48,13 +48,14 @@ class PayoutError(ServiceError):
 def balance(user_id: int) -> Decimal:
     """What the ledger owes the user: the sum of every entry (approved payouts are already debited)."""
     total = LedgerEntry.objects.filter(user_id=user_id).aggregate(total=Sum("amount"))["total"]
-    return total if total is not None else Decimal("0.00")
+    # SQLite sums decimals as floats: back to cents (exact there below 10^13, far beyond any balance).
+    return Decimal(total).quantize(CENT) if total is not None else Decimal("0.00")
 
 
 def pending(user_id: int) -> Decimal:
     requested = PayoutRequest.objects.filter(user_id=user_id, status=PayoutStatus.REQUESTED)
     total = requested.aggregate(total=Sum("amount"))["total"]
-    return total if total is not None else Decimal("0.00")
+    return Decimal(total).quantize(CENT) if total is not None else Decimal("0.00")
 
 
 def available(user_id: int) -> Decimal:

@@ -1,0 +1,258 @@
+"""`make demo`: the whole pipeline on one machine, no Docker, stopped cleanly by Ctrl-C or a timer.
+
+site + worker (`manage.py serve`) → nginx-rtmp origin whose hooks admit the publish → ffmpeg
+publishing an 8 Mbps test picture → two `streamr-node` agents enrolled and relaying → spot-checks
+comparing their HLS with the origin's → settlement. The demo has its own SQLite database
+(.local/demo/), made afresh each run.
+
+Settlement only pays closed hours. The demo advances its clock instead of waiting: at the end it
+moves every record of its (throw-away) database back so that the minutes relayed fall inside an
+hour that has ended, then settles that hour with the same service the hourly job uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db.models import F
+from django.utils import timezone
+
+from nodes import services as node_services
+from nodes.models import Node, NodeMinute
+from rewards import services as reward_services
+from rewards.models import LedgerEntry
+from streamrp2p_site.testing.agents import AgentProcess
+from streamrp2p_site.testing.media import (
+    NginxRtmpOrigin,
+    free_port,
+    missing_media_tools,
+    publish_test_source,
+    stop_process,
+)
+from streams import services as stream_services
+from streams.models import Stream, StreamSession
+from validation import services as validation_services
+from validation.models import OriginFrame, SpotCheck
+
+PASSWORDS = {"admin": "demo-admin-pass", "friend": "demo-friend-pass", "streamer": "demo-streamer-pass"}
+HEARTBEAT_SECONDS = 2
+DEMO_RATE = Decimal("120.00")  # per live hour, so a short demo still earns visible cents
+
+
+class DemoError(Exception):
+    pass
+
+
+@dataclass
+class Processes:
+    """Everything started, stopped in reverse order whatever happens."""
+
+    stops: list[Callable[[], object]] = field(default_factory=list)
+
+    def add(self, stop: Callable[[], object]) -> None:
+        self.stops.append(stop)
+
+    def stop_all(self) -> None:
+        while self.stops:
+            with contextlib.suppress(Exception):
+                self.stops.pop()()
+
+
+def _say(line: str) -> None:
+    print(f"demo: {line}", flush=True)
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str, stopping: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stopping():
+        if condition():
+            return
+        time.sleep(0.5)
+    if not stopping():
+        raise DemoError(f"not within {timeout:.0f} s: {what}")
+
+
+class Demo:
+    def __init__(self, workdir: Path, seconds: float | None) -> None:
+        self.workdir = workdir
+        self.seconds = seconds
+        self.stopping = False
+        self.procs = Processes()
+        self.port = int(os.environ.get("DEMO_PORT") or free_port())
+        self.site = f"http://127.0.0.1:{self.port}"
+
+    # --- set-up -------------------------------------------------------------------------------
+    def people(self) -> tuple[User, User]:
+        User.objects.create_superuser("admin", "admin@example.com", PASSWORDS["admin"])
+        friend = User.objects.create_user("friend", "friend@example.com", PASSWORDS["friend"])
+        streamer = User.objects.create_user("streamer", "streamer@example.com", PASSWORDS["streamer"])
+        return friend, streamer
+
+    def start_site(self, origin: NginxRtmpOrigin) -> None:
+        env = {
+            **os.environ,
+            "ORIGIN_RTMP_URL": f"rtmp://127.0.0.1:{origin.rtmp_port}/{{app}}/{{stream}}",
+            "ORIGIN_HLS_URL": f"http://127.0.0.1:{origin.http_port}/hls/{{stream}}.m3u8",
+            "SITE_URL": self.site,
+            "LOG_LEVEL": "WARNING",
+        }
+        log = (self.workdir / "site.log").open("wb")
+        # This process spot-checks too: it must read the origin where the site does.
+        settings.ORIGIN_RTMP_URL, settings.ORIGIN_HLS_URL = env["ORIGIN_RTMP_URL"], env["ORIGIN_HLS_URL"]
+        serve = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
+            [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve", "--port", str(self.port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+        def stop() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(serve.pid, signal.SIGTERM)  # serve stops daphne and the qcluster
+            try:
+                serve.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(serve.pid, signal.SIGKILL)
+                serve.wait()
+
+        self.procs.add(stop)
+        _wait(lambda: self._answers("/healthz"), 30, "the site answers", lambda: self.stopping)
+
+    def _answers(self, path: str) -> bool:
+        try:
+            return httpx.get(self.site + path, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    # --- the run ------------------------------------------------------------------------------
+    def run(self) -> int:
+        reason = missing_media_tools()
+        if reason is not None:
+            _say(f"cannot run: {reason}")
+            return 1
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGTERM, self._stop)
+        started = time.monotonic()
+        try:
+            return self._run(started)
+        except DemoError as exc:
+            _say(f"failed: {exc} (logs in {self.workdir})")
+            return 1
+        finally:
+            self.procs.stop_all()
+            _say("stopped everything.")
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def _run(self, started: float) -> int:
+        friend, streamer = self.people()
+        stream, key = stream_services.create_stream(owner=streamer, slug="demo", title="Demo stream",
+                                                    reward_rate_per_hour=DEMO_RATE)  # fmt: skip
+        origin = NginxRtmpOrigin(self.workdir / "origin", hook_base_url=self.site, secret=settings.HOOK_SECRET,
+                                 update_seconds=5)  # fmt: skip
+        origin.__enter__()
+        self.procs.add(lambda: origin.__exit__(None, None, None))
+        self.start_site(origin)
+        _say(f"site {self.site} (ASGI + worker), origin rtmp://127.0.0.1:{origin.rtmp_port}/live")
+
+        publisher = publish_test_source(origin.rtmp_url("demo", key), seconds=24 * 3600, video_bitrate="8M",
+                                        size="1280x720")  # fmt: skip
+        self.procs.add(lambda: stop_process(publisher))
+        _wait(lambda: StreamSession.objects.filter(stream=stream, ended_at__isnull=True).exists(), 20,
+              "the origin's hook admits the 8 Mbps publish", lambda: self.stopping)  # fmt: skip
+        _say("publishing an 8 Mbps test picture; the origin's hook admitted it")
+
+        agents = []
+        for name in ("den", "attic"):
+            _, token = node_services.create_enrollment_token(friend)
+            agent = AgentProcess(self.workdir / "agents", name=name, coordinator=self.site)
+            agent.register(token)
+            agents.append(agent.start())
+            self.procs.add(agent.stop)
+        _wait(lambda: Node.objects.filter(relaying_slug="demo", relay_running=True).count() == 2, 60,
+              "both agents relay the stream", lambda: self.stopping)  # fmt: skip
+        self.print_urls()
+
+        next_check = 0.0
+        while not self.stopping and (self.seconds is None or time.monotonic() - started < self.seconds):
+            if time.monotonic() >= next_check:
+                self.spot_check(stream)
+                next_check = time.monotonic() + 20
+            time.sleep(0.5)
+        return self.finish(stream, friend)
+
+    def print_urls(self) -> None:
+        _say("ready:")
+        print(f"  dashboard   {self.site}/me          (friend / {PASSWORDS['friend']})")
+        print(f"  watch page  {self.site}/watch/demo")
+        print(f"  streamer    {self.site}/me/streams  (streamer / {PASSWORDS['streamer']})")
+        print(f"  admin       {self.site}/admin/      (admin / {PASSWORDS['admin']})")
+        ending = f"ends by itself in {self.seconds:.0f} s" if self.seconds else "Ctrl-C ends it"
+        print(f"  ({ending}, then settles and prints a summary)", flush=True)
+
+    def spot_check(self, stream: Stream) -> None:
+        try:
+            validation_services.sample_origin(stream)
+        except Exception as exc:  # the origin's window may not be there yet
+            _say(f"origin not sampled yet ({exc})")
+            return
+        for node in Node.objects.filter(assigned_stream=stream).select_related("assigned_stream"):
+            try:
+                check = validation_services.spot_check(node, trigger="demo")
+            except validation_services.CheckSkipped as exc:
+                _say(f"spot-check of {node.name} skipped: {exc}")
+                continue
+            _say(f"spot-check of {node.name}: {check.outcome} ({check.latency_ms} ms)")
+
+    # --- the end ------------------------------------------------------------------------------
+    def finish(self, stream: Stream, friend: User) -> int:
+        relaying = list(Node.objects.filter(relaying_slug="demo", relay_running=True).values_list("name", flat=True))
+        live = StreamSession.objects.filter(stream=stream, ended_at__isnull=True).exists()
+        self.procs.stop_all()  # publisher, agents, site, origin: the session ends through the hook
+        hour = advance_clock(stream)
+        settled = reward_services.settle_hour(hour) if hour is not None else []
+        credits = LedgerEntry.objects.filter(settlement__in=settled).select_related("node")
+        checks = SpotCheck.objects.values_list("outcome", flat=True)
+        print("\n=== demo summary ===")
+        print(f"stream 'demo' live: {'yes' if live else 'no'}; 8 Mbps publish through the nginx-rtmp origin")
+        print(f"nodes relaying at the end: {len(relaying)} ({', '.join(relaying) or 'none'})")
+        print(f"spot-checks: {sum(1 for c in checks if c == 'pass')} passed of {len(checks)}")
+        for settlement in settled:
+            print(f"settled {settlement.hour:%Y-%m-%d %H:00} (clock advanced): pool {settlement.pool}, "
+                  f"credited {settlement.credited} to {settlement.nodes} node(s)")  # fmt: skip
+        for entry in credits:
+            print(f"  credit {entry.amount} to {entry.user.username} for node {entry.node.name} ({entry.minutes} min)")
+        print(f"friend's balance: {reward_services.balance(friend.pk)} {settings.CURRENCY}")
+        ok = live and len(relaying) == 2 and "pass" in checks and any(s.credited > 0 for s in settled)
+        print(f"=== {'all parts worked' if ok else 'something did not work: see ' + str(self.workdir)} ===")
+        return 0 if ok or self.stopping else 1
+
+
+def advance_clock(stream: Stream) -> datetime | None:
+    """Move the demo's records back so the relayed minutes lie in an hour that has ended; returns it."""
+    first = StreamSession.objects.filter(stream=stream).order_by("started_at").first()
+    if first is None:
+        return None
+    now = timezone.now()
+    target = reward_services.hour_start(now) - timedelta(hours=2) + timedelta(minutes=1)
+    shift = first.started_at - target
+    StreamSession.objects.update(started_at=F("started_at") - shift, ended_at=F("ended_at") - shift)
+    NodeMinute.objects.update(minute=F("minute") - shift)
+    SpotCheck.objects.update(checked_at=F("checked_at") - shift)
+    OriginFrame.objects.update(seen_at=F("seen_at") - shift)
+    Node.objects.update(last_seen_at=F("last_seen_at") - shift, stale_after=F("stale_after") - shift,
+                        offline_after=F("offline_after") - shift)  # fmt: skip
+    return reward_services.hour_start(target)

@@ -1,0 +1,31 @@
+"""`make demo`: see streamrp2p_site/demo.py."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from streamrp2p_site.demo import Demo
+
+
+class Command(BaseCommand):
+    help = "Run the whole pipeline locally (site, worker, origin, publisher, two agents, checks, settlement)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--seconds", type=float, default=None, help="Stop after this long (DEMO_SECONDS).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        database = settings.DATABASES["default"]
+        workdir = Path(settings.BASE_DIR) / ".local" / "demo"
+        if not str(database["NAME"]).startswith(str(workdir)):
+            raise CommandError("The demo runs on its own database: start it with `make demo`.")
+        shutil.rmtree(workdir / "run", ignore_errors=True)
+        (workdir / "run").mkdir(parents=True)
+        call_command("migrate", verbosity=0)
+        sys.exit(Demo(workdir / "run", options["seconds"]).run())
