@@ -222,7 +222,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]  # our JS and vendored libraries (no CDN: the site works offline)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
