@@ -13,6 +13,7 @@ hour that has ended, then settles that hour with the same service the hourly job
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -47,6 +48,7 @@ from streams.models import Stream, StreamSession
 from validation import services as validation_services
 from validation.models import OriginFrame, SpotCheck
 
+PR_SET_PDEATHSIG = 1
 PASSWORDS = {"admin": "demo-admin-pass", "friend": "demo-friend-pass", "streamer": "demo-streamer-pass"}
 HEARTBEAT_SECONDS = 2
 DEMO_RATE = Decimal("120.00")  # per live hour, so a short demo still earns visible cents
@@ -54,6 +56,10 @@ DEMO_RATE = Decimal("120.00")  # per live hour, so a short demo still earns visi
 
 class DemoError(Exception):
     pass
+
+
+class Stopped(Exception):
+    """Ctrl-C (or the terminal closing) during start-up: skip to the clean-up."""
 
 
 @dataclass
@@ -71,6 +77,13 @@ class Processes:
                 self.stops.pop()()
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the demo itself dies (even by SIGKILL), so `serve` stops its
+    site and worker instead of running on as orphans."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _say(line: str) -> None:
     print(f"demo: {line}", flush=True)
 
@@ -81,8 +94,9 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str, stopping: Ca
         if condition():
             return
         time.sleep(0.5)
-    if not stopping():
-        raise DemoError(f"not within {timeout:.0f} s: {what}")
+    if stopping():
+        raise Stopped
+    raise DemoError(f"not within {timeout:.0f} s: {what}")
 
 
 class Demo:
@@ -114,7 +128,7 @@ class Demo:
         settings.ORIGIN_RTMP_URL, settings.ORIGIN_HLS_URL = env["ORIGIN_RTMP_URL"], env["ORIGIN_HLS_URL"]
         serve = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
             [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve", "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
         )  # fmt: skip
 
         def stop() -> None:
@@ -142,14 +156,17 @@ class Demo:
         if reason is not None:
             _say(f"cannot run: {reason}")
             return 1
-        signal.signal(signal.SIGINT, self._stop)
-        signal.signal(signal.SIGTERM, self._stop)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # HUP: the terminal closed
+            signal.signal(signum, self._stop)
         started = time.monotonic()
         try:
             return self._run(started)
         except DemoError as exc:
             _say(f"failed: {exc} (logs in {self.workdir})")
             return 1
+        except Stopped:
+            _say("stopping before the demo was ready.")
+            return 0
         finally:
             self.procs.stop_all()
             _say("stopped everything.")

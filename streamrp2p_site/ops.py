@@ -14,13 +14,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import Avg, Count, Max, Q, Sum
+from django.db import DatabaseError, connection
+from django.db.models import Count, Max, Q, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
 from streamrp2p_site import tokens
@@ -33,6 +33,17 @@ HEARTBEATS = Counter("streamr_heartbeats_received", "Heartbeats accepted by this
 
 class CoordinatorCollector(Collector):
     def collect(self) -> Iterator[Metric]:
+        """The figures, plus streamr_up: 0 (and nothing else) when the database cannot answer."""
+        try:
+            figures = list(self._figures())
+        except DatabaseError as exc:
+            log.warning("metrics: database unavailable: %s", exc)
+            yield GaugeMetricFamily("streamr_up", "1 when the coordinator's figures could be read.", value=0)
+            return
+        yield GaugeMetricFamily("streamr_up", "1 when the coordinator's figures could be read.", value=1)
+        yield from figures
+
+    def _figures(self) -> Iterator[Metric]:
         from nodes.models import Node, NodeMinute
         from rewards.models import PayoutRequest, PayoutStatus, Settlement
         from streams.models import StreamSession
@@ -65,13 +76,11 @@ class CoordinatorCollector(Collector):
             checks.add_metric([outcome], counted.get(outcome, 0))
         yield checks
 
-        settled = Settlement.objects.aggregate(
-            n=Count("pk"), total=Sum("duration_ms"), mean=Avg("duration_ms"), newest=Max("settled_at")
-        )
-        durations = CounterMetricFamily("streamr_settlement_duration_seconds", "Time spent settling stream-hours.")
-        durations.add_metric([], (settled["total"] or 0) / 1000)
-        yield durations
-        yield CounterMetricFamily("streamr_settlements", "Stream-hours settled.", value=settled["n"])
+        settled = Settlement.objects.aggregate(n=Count("pk"), total=Sum("duration_ms"), newest=Max("settled_at"))
+        yield SummaryMetricFamily(
+            "streamr_settlement_duration_seconds", "Time spent settling each stream-hour.",
+            count_value=settled["n"], sum_value=(settled["total"] or 0) / 1000,
+        )  # fmt: skip
         if settled["newest"] is not None:
             yield GaugeMetricFamily(
                 "streamr_settlement_last_timestamp_seconds", "When the newest settlement ran.",

@@ -53,7 +53,13 @@ if BEHIND_TLS_PROXY:
 # Where viewers and node agents find a stream at the origin; {app} and {stream} are filled in.
 ORIGIN_RTMP_URL = env_str("ORIGIN_RTMP_URL", "rtmp://127.0.0.1:1935/{app}/{stream}")
 ORIGIN_HLS_URL = env_str("ORIGIN_HLS_URL", "http://127.0.0.1:8080/{app}/{stream}.m3u8")
-for _name, _template in (("ORIGIN_RTMP_URL", ORIGIN_RTMP_URL), ("ORIGIN_HLS_URL", ORIGIN_HLS_URL)):
+# Where the coordinator's own spot-checker reads the origin's HLS; unset: ORIGIN_HLS_URL.
+ORIGIN_HLS_INTERNAL_URL = env_str("ORIGIN_HLS_INTERNAL_URL", "")
+for _name, _template in (
+    ("ORIGIN_RTMP_URL", ORIGIN_RTMP_URL),
+    ("ORIGIN_HLS_URL", ORIGIN_HLS_URL),
+    ("ORIGIN_HLS_INTERNAL_URL", ORIGIN_HLS_INTERNAL_URL or ORIGIN_HLS_URL),
+):
     if "{stream}" not in _template:
         raise ImproperlyConfigured(f"{_name} must contain {{stream}}, got {_template!r}")
 

@@ -44,6 +44,11 @@ class Stream(models.Model):
     def origin_hls_url(self) -> str:
         return settings.ORIGIN_HLS_URL.format(app=PUBLISH_APP, stream=self.slug)
 
+    def origin_hls_url_internal(self) -> str:
+        """Where the coordinator itself reads the origin's HLS (spot-checks): a private address in a
+        deployment, so checks never depend on the public name and TLS proxy."""
+        return (settings.ORIGIN_HLS_INTERNAL_URL or settings.ORIGIN_HLS_URL).format(app=PUBLISH_APP, stream=self.slug)
+
 
 class Origin(models.TextChoices):
     SRS = "srs", "SRS"

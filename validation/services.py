@@ -69,7 +69,7 @@ def record_origin_frames(stream: Stream, prints: list[bytes], *, now: datetime |
 
 def sample_origin(stream: Stream) -> int:
     """Read the origin's live window into the history (scheduled; spot-checks do it too)."""
-    prints, _ = checks.origin_window(stream.origin_hls_url(), newest=ORIGIN_SAMPLE_SEGMENTS)
+    prints, _ = checks.origin_window(stream.origin_hls_url_internal(), newest=ORIGIN_SAMPLE_SEGMENTS)
     record_origin_frames(stream, prints)
     return len(prints)
 
@@ -82,7 +82,7 @@ def spot_check(node: Node, *, trigger: str = "schedule") -> SpotCheck:
     judgement = Judgement(found.outcome, None, 0, 0) if found.outcome else None
     if judgement is None:
         try:
-            origin_prints, origin_segments = checks.origin_window(stream.origin_hls_url())
+            origin_prints, origin_segments = checks.origin_window(stream.origin_hls_url_internal())
         except checks.OriginUnavailable as exc:
             raise CheckSkipped(f"origin unavailable: {exc}") from None
         record_origin_frames(stream, origin_prints)

@@ -107,7 +107,9 @@ def test_the_site_starts_in_production_with_what_compose_gives_it(service):
     found = json.loads(done.stdout)
     assert found["debug"] is False and found["db"].endswith("postgresql") and found["redis"] == "redis://redis:6379/0"
     assert found["layer"] == "channels_redis.core.RedisChannelLayer"
-    assert found["hosts"] and found["csrf"] and "127.0.0.1" not in found["rtmp"] + found["hls"] + found["site"]
+    assert found["csrf"] and "127.0.0.1" not in found["rtmp"] + found["hls"] + found["site"]
+    # The public name, and the names SRS's hooks (web:8000) and the health checks (127.0.0.1) use.
+    assert {"streamr.example.org", "web", "127.0.0.1"} <= set(found["hosts"])
 
 
 def test_the_image_contains_every_app_of_the_site():

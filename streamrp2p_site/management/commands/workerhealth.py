@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -13,7 +14,8 @@ class Command(BaseCommand):
     help = "Check that a django-q2 cluster is running (for container health checks)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        clusters = Stat.get_all(broker=get_broker())
+        here = socket.gethostname()  # in a container: its id, so each replica checks its own cluster
+        clusters = [c for c in Stat.get_all(broker=get_broker()) if c.host == here]
         if not clusters:
-            raise CommandError("no django-q2 cluster has reported to the broker")
+            raise CommandError(f"no django-q2 cluster on {here} has reported to the broker")
         self.stdout.write(f"{len(clusters)} cluster(s): " + ", ".join(f"{c.cluster_id} {c.status}" for c in clusters))
