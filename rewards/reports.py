@@ -16,14 +16,7 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from rewards.models import EntryKind, LedgerEntry, Settlement
-
-CENT = Decimal("0.01")
-
-
-def cents(value: object) -> Decimal:
-    """Sums of money in cents: SQLite adds decimals as floats, PostgreSQL already answers exactly."""
-    return Decimal(str(value or 0)).quantize(CENT)
-
+from rewards.split import sum_to_cents
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
@@ -36,7 +29,7 @@ def earned_today_by_node(user_id: int, *, now: datetime | None = None) -> dict[i
     """Credits for hours relayed since midnight UTC, per node."""
     midnight = (now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
     rows = _credits(midnight).filter(user_id=user_id).values("node_id").annotate(amount=Sum("amount"))
-    return {row["node_id"]: cents(row["amount"]) for row in rows}
+    return {row["node_id"]: sum_to_cents(row["amount"]) for row in rows}
 
 
 def earnings(user_id: int, *, by: str, since: datetime) -> dict[str, Any]:
@@ -56,20 +49,25 @@ def earnings(user_id: int, *, by: str, since: datetime) -> dict[str, Any]:
     )
     return {
         "periods": [
-            {"start": p["period"], "amount": cents(p["amount"]), "minutes": p["minutes"], "bytes_served": p["sent"]}
+            {
+                "start": p["period"],
+                "amount": sum_to_cents(p["amount"]),
+                "minutes": p["minutes"],
+                "bytes_served": p["sent"],
+            }
             for p in periods
         ],
         "nodes": [
             {
                 "node_id": n["node_id"],
                 "name": n["node__name"],
-                "amount": cents(n["amount"]),
+                "amount": sum_to_cents(n["amount"]),
                 "minutes": n["minutes"],
                 "bytes_served": n["sent"],
             }
             for n in nodes
         ],
-        "total": sum((cents(p["amount"]) for p in periods), Decimal("0.00")),
+        "total": sum((sum_to_cents(p["amount"]) for p in periods), Decimal("0.00")),
     }
 
 
@@ -111,7 +109,7 @@ def leaderboard(window: str, *, limit: int = 20, now: datetime | None = None) ->
                 "node_id": r["node_id"],
                 "name": r["node__name"],
                 "friend": r["user__username"],
-                "earned": cents(r["earned"]),
+                "earned": sum_to_cents(r["earned"]),
                 "verified_minutes": r["minutes"],
                 "uptime_percent": uptime(r["minutes"]),
             }
@@ -121,7 +119,7 @@ def leaderboard(window: str, *, limit: int = 20, now: datetime | None = None) ->
             {
                 "rank": rank,
                 "friend": r["user__username"],
-                "earned": cents(r["earned"]),
+                "earned": sum_to_cents(r["earned"]),
                 "verified_minutes": r["minutes"],
                 "nodes": r["nodes"],
             }
@@ -141,8 +139,8 @@ def stream_payouts(since: datetime) -> dict[str, dict[str, Any]]:
     )
     for row in settled:
         found[row["stream__slug"]] = {
-            "total_pool": cents(row["pool"]),
-            "total_credited": cents(row["credited"]),
+            "total_pool": sum_to_cents(row["pool"]),
+            "total_credited": sum_to_cents(row["credited"]),
             "hours_settled": row["hours"],
             "live_seconds": row["live"],
             "individual_earnings": {},
@@ -159,11 +157,11 @@ def stream_payouts(since: datetime) -> dict[str, dict[str, Any]]:
         if stream is None:
             continue
         key = str(share["node_id"])
-        stream["individual_earnings"][key] = cents(share["amount"])
+        stream["individual_earnings"][key] = sum_to_cents(share["amount"])
         # Public: node names and amounts only, never whose node it is.
         stream["nodes"][key] = {
             "name": share["node__name"],
-            "amount": cents(share["amount"]),
+            "amount": sum_to_cents(share["amount"]),
             "verified_minutes": share["minutes"],
         }
     return found

@@ -12,6 +12,12 @@ def to_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_DOWN)
 
 
+def sum_to_cents(value: object) -> Decimal:
+    """A database sum of money, in cents (None: nothing summed). SQLite adds decimals as floats;
+    PostgreSQL already answers exactly."""
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
 def split_pool(pool: Decimal, weights: Mapping[int, Decimal]) -> dict[int, Decimal]:
     """Largest remainder: every share is a whole number of cents and the shares sum to ``pool``.
 

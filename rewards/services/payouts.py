@@ -31,10 +31,10 @@ from rewards.models import (
     PayoutStatus,
 )
 from rewards.services import audit
+from rewards.split import CENT, sum_to_cents
 from streamrp2p_site import live
 from streamrp2p_site.errors import ServiceError
 
-CENT = Decimal("0.01")
 LARGEST = Decimal(10**12)  # amounts are stored with 14 digits, 2 of them cents
 VENMO_HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{4,29}$")
 BATCH_LIMIT = 5000  # rows PayPal accepts in one bulk-upload file
@@ -47,15 +47,12 @@ class PayoutError(ServiceError):
 
 def balance(user_id: int) -> Decimal:
     """What the ledger owes the user: the sum of every entry (approved payouts are already debited)."""
-    total = LedgerEntry.objects.filter(user_id=user_id).aggregate(total=Sum("amount"))["total"]
-    # SQLite sums decimals as floats: back to cents (exact there below 10^13, far beyond any balance).
-    return Decimal(total).quantize(CENT) if total is not None else Decimal("0.00")
+    return sum_to_cents(LedgerEntry.objects.filter(user_id=user_id).aggregate(total=Sum("amount"))["total"])
 
 
 def pending(user_id: int) -> Decimal:
     requested = PayoutRequest.objects.filter(user_id=user_id, status=PayoutStatus.REQUESTED)
-    total = requested.aggregate(total=Sum("amount"))["total"]
-    return Decimal(total).quantize(CENT) if total is not None else Decimal("0.00")
+    return sum_to_cents(requested.aggregate(total=Sum("amount"))["total"])
 
 
 def available(user_id: int) -> Decimal:
