@@ -43,13 +43,32 @@ class AppendOnlyQuerySet(models.QuerySet[Any]):
         raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} are append-only: add a new entry instead.")
 
 
+class AppendOnlyModel(models.Model):
+    """Rows written once and never changed or deleted, one by one or in bulk; ``refusal`` says why."""
+
+    refusal = "These rows are append-only."
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(self.refusal)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError(self.refusal)
+
+
 class EntryKind(models.TextChoices):
     CREDIT = "credit", "relay credit"
     PAYOUT = "payout", "payout"
     CORRECTION = "correction", "correction"
 
 
-class LedgerEntry(models.Model):
+class LedgerEntry(AppendOnlyModel):
     """Money owed to a user; the balance is the sum. Never changed or deleted once written."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
@@ -67,7 +86,7 @@ class LedgerEntry(models.Model):
     memo = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
+    refusal = "The ledger is append-only: add a correcting entry instead."
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -91,14 +110,6 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} to {self.user_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("The ledger is append-only: add a correcting entry instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("The ledger is append-only: add a correcting entry instead.")
 
 
 class MethodKind(models.TextChoices):
@@ -179,7 +190,7 @@ class PayoutRequest(models.Model):
         return f"payout {self.pk}: {self.amount} to {self.user} ({self.status})"
 
 
-class AuditEntry(models.Model):
+class AuditEntry(AppendOnlyModel):
     """Who changed what in money matters: payout methods, requests, decisions, batches. Append-only."""
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -196,7 +207,7 @@ class AuditEntry(models.Model):
     batch = models.ForeignKey(PayoutBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="audit")
     details = models.JSONField(default=dict, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
+    refusal = "The audit log is append-only."
 
     class Meta:
         ordering = ["-at", "-pk"]
@@ -204,11 +215,3 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("The audit log is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("The audit log is append-only.")
