@@ -20,7 +20,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from streamrp2p_site.testing.media import free_port, stop_process, wait_for_port
+from streamrp2p_site.testing.media import free_port, require, stop_process, wait_for_port
 
 CHROMIUM = os.environ.get("STREAMR_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
@@ -37,12 +37,7 @@ def missing_browser() -> str | None:
 
 
 def require_browser() -> None:
-    reason = missing_browser()
-    if reason is None:
-        return
-    if os.environ.get("STREAMR_REQUIRE_MEDIA") == "1":
-        pytest.fail(f"browser test cannot run: {reason}")
-    pytest.skip(reason)
+    require(missing_browser(), "browser test")
 
 
 def database_url() -> str:

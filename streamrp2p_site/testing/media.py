@@ -43,13 +43,17 @@ def missing_media_tools() -> str | None:
     return None
 
 
-def require_media() -> None:
-    reason = missing_media_tools()
+def require(reason: str | None, what: str = "live media test") -> None:
+    """Skip with ``reason`` when a tool is missing, but fail where STREAMR_REQUIRE_MEDIA=1 (CI)."""
     if reason is None:
         return
     if os.environ.get("STREAMR_REQUIRE_MEDIA") == "1":
-        pytest.fail(f"live media test cannot run: {reason}")
+        pytest.fail(f"{what} cannot run: {reason}")
     pytest.skip(reason)
+
+
+def require_media() -> None:
+    require(missing_media_tools())
 
 
 def free_port() -> int:
