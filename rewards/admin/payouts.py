@@ -36,18 +36,33 @@ class ReadOnlyAdmin(admin.ModelAdmin[M]):
         return False
 
 
-class AuditInline(admin.TabularInline[AuditEntry, Any]):
-    model = AuditEntry
-    fields = ["at", "action", "actor", "details"]
-    readonly_fields = ["at", "action", "actor", "details"]
+class ReadOnlyInline(admin.TabularInline[Any, Any]):
+    """Related rows shown on a payout or batch page, never edited there."""
+
     extra = 0
     can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [name for name in self.fields or () if isinstance(name, str)]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class AuditInline(ReadOnlyInline):
+    model = AuditEntry
+    fields = ["at", "action", "actor", "details"]
+
+
+class DecisionsAdmin(ReadOnlyAdmin[M]):
+    """Its actions change money state: only admins who may change payouts get them."""
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        return actions if request.user.has_perm("rewards.change_payoutrequest") else {}
 
 
 def _run_each(
@@ -65,16 +80,6 @@ def _run_each(
             ok += 1
     if ok:
         model_admin.message_user(request, f"{ok} {done}.", messages.SUCCESS)
-
-
-def _ask_text(model_admin: admin.ModelAdmin[Any], request: HttpRequest, *, label: str, required: bool) -> str | None:
-    """The text the admin typed on the confirmation page, or None when the page must be shown."""
-    if "apply" in request.POST:
-        text = request.POST.get("text", "").strip()
-        if text or not required:
-            return text
-        model_admin.message_user(request, f"{label} is required.", messages.ERROR)
-    return None
 
 
 def _text_page(
@@ -96,6 +101,20 @@ def _text_page(
     return TemplateResponse(request, "admin/rewards/action_text.html", context)
 
 
+def _text_or_page(
+    model_admin: admin.ModelAdmin[Any], request: HttpRequest, objects: QuerySet[Any], *, action: str,
+    title: str, label: str, required: bool,
+) -> str | TemplateResponse:  # fmt: skip
+    """The text the admin typed on the action's confirmation page, or that page (first visit, or a
+    required text left empty)."""
+    if "apply" in request.POST:
+        text = request.POST.get("text", "").strip()
+        if text or not required:
+            return text
+        model_admin.message_user(request, f"{label} is required.", messages.ERROR)
+    return _text_page(model_admin, request, objects, action=action, title=title, label=label)
+
+
 def _actor(request: HttpRequest) -> User:
     """The admin acting (the admin site only lets signed-in staff this far)."""
     if not isinstance(request.user, User):
@@ -110,7 +129,7 @@ def _csv_response(batch: PayoutBatch, body: str) -> HttpResponse:
 
 
 @admin.register(PayoutRequest)
-class PayoutRequestAdmin(ReadOnlyAdmin[PayoutRequest]):
+class PayoutRequestAdmin(DecisionsAdmin[PayoutRequest]):
     list_display = ["id", "requested_at", "user", "amount", "method", "address", "status", "decided_by", "batch",
                     "external_reference"]  # fmt: skip
     list_filter = ["status", "method", ("batch", admin.EmptyFieldListFilter), "requested_at"]
@@ -125,33 +144,27 @@ class PayoutRequestAdmin(ReadOnlyAdmin[PayoutRequest]):
     def balance_now(self, payout: PayoutRequest) -> str:
         return f"{services.balance(payout.user_id)} (requests waiting: {services.pending(payout.user_id)})"
 
-    # Actions change state, so they need the change permission the read-only admin denies for editing.
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        if not request.user.has_perm("rewards.change_payoutrequest"):
-            return {}
-        return actions
-
     @admin.action(description="Approve (debit the ledger)")
     def approve(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> None:
         _run_each(self, request, queryset, "payout(s) approved", lambda p: services.approve(p, actor=_actor(request)))
 
     @admin.action(description="Reject…")
     def reject(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> TemplateResponse | None:
-        reason = _ask_text(self, request, label="Reason", required=False)
-        if reason is None:
-            return _text_page(self, request, queryset, action="reject", title="Reject payouts",
-                              label="Reason (shown to the friend)")  # fmt: skip
+        reason = _text_or_page(self, request, queryset, action="reject", title="Reject payouts",
+                               label="Reason (shown to the friend)", required=False)  # fmt: skip
+        if isinstance(reason, TemplateResponse):
+            return reason
         _run_each(self, request, queryset, "payout(s) rejected",
                   lambda p: services.reject(p, actor=_actor(request), reason=reason))  # fmt: skip
         return None
 
     @admin.action(description="Mark paid…")
     def mark_paid(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> TemplateResponse | None:
-        reference = _ask_text(self, request, label="External reference", required=True)
-        if reference is None:
-            return _text_page(self, request, queryset, action="mark_paid", title="Mark payouts paid",
-                              label="External reference (PayPal transaction or batch id)")  # fmt: skip
+        label = "External reference (PayPal transaction or batch id)"
+        reference = _text_or_page(self, request, queryset, action="mark_paid", title="Mark payouts paid",
+                                  label=label, required=True)  # fmt: skip
+        if isinstance(reference, TemplateResponse):
+            return reference
         _run_each(self, request, queryset, "payout(s) marked paid",
                   lambda p: services.mark_paid(p, actor=_actor(request), reference=reference))  # fmt: skip
         return None
@@ -166,32 +179,19 @@ class PayoutRequestAdmin(ReadOnlyAdmin[PayoutRequest]):
         return _csv_response(batch, services.export_batch(batch, actor=_actor(request)))
 
 
-class BatchPayoutsInline(admin.TabularInline[PayoutRequest, Any]):
+class BatchPayoutsInline(ReadOnlyInline):
     model = PayoutRequest
     fields = ["id", "user", "amount", "method", "address", "status", "external_reference"]
-    readonly_fields = ["id", "user", "amount", "method", "address", "status", "external_reference"]
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(PayoutBatch)
-class PayoutBatchAdmin(ReadOnlyAdmin[PayoutBatch]):
+class PayoutBatchAdmin(DecisionsAdmin[PayoutBatch]):
     list_display = ["id", "created_at", "created_by", "items", "total", "currency", "downloaded_at"]
     list_filter = [("downloaded_at", admin.EmptyFieldListFilter), "created_at"]
     list_select_related = ["created_by"]
     readonly_fields = [f.name for f in PayoutBatch._meta.fields]
     inlines = [BatchPayoutsInline, AuditInline]
     actions = ["download", "mark_paid"]
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        return actions if request.user.has_perm("rewards.change_payoutrequest") else {}
 
     @admin.action(description="Download the PayPal CSV")
     def download(self, request: HttpRequest, queryset: QuerySet[PayoutBatch]) -> HttpResponse | None:
@@ -209,10 +209,10 @@ class PayoutBatchAdmin(ReadOnlyAdmin[PayoutBatch]):
 
     @admin.action(description="Mark the batch paid…")
     def mark_paid(self, request: HttpRequest, queryset: QuerySet[PayoutBatch]) -> TemplateResponse | None:
-        reference = _ask_text(self, request, label="PayPal payout batch id", required=True)
-        if reference is None:
-            return _text_page(self, request, queryset, action="mark_paid", title="Mark batches paid",
-                              label="PayPal payout batch id")  # fmt: skip
+        reference = _text_or_page(self, request, queryset, action="mark_paid", title="Mark batches paid",
+                                  label="PayPal payout batch id", required=True)  # fmt: skip
+        if isinstance(reference, TemplateResponse):
+            return reference
         for batch in queryset.order_by("pk"):
             try:
                 paid = services.mark_batch_paid(batch, actor=_actor(request), reference=reference)
