@@ -4,7 +4,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from nodes import services
 from nodes.models import Node
+from streamrp2p_site.users import signed_in_user
 
 DEFAULT_AGENT_PORT = 8090
 
@@ -20,9 +20,10 @@ DEFAULT_AGENT_PORT = 8090
 @require_http_methods(["GET", "POST"])
 def add_node(request: HttpRequest) -> HttpResponse:
     """A friend creates a one-time enrollment token and sees the exact commands to run."""
-    context: dict[str, object] = {"nodes": request.user.nodes.select_related("assigned_stream")}  # type: ignore[union-attr]
+    user = signed_in_user(request)
+    context: dict[str, object] = {"nodes": user.nodes.select_related("assigned_stream")}
     if request.method == "POST":
-        record, token = services.create_enrollment_token(request.user)  # type: ignore[arg-type]
+        record, token = services.create_enrollment_token(user)
         coordinator = request.build_absolute_uri("/").rstrip("/")
         context.update(
             token=token,
@@ -43,8 +44,7 @@ def my_nodes(request: HttpRequest) -> HttpResponse:
     from rewards import services as reward_services
     from validation.models import SpotCheck
 
-    user = request.user
-    assert isinstance(user, User)  # login_required
+    user = signed_in_user(request)
     recent = SpotCheck.objects.order_by("-checked_at")
     nodes = list(
         Node.objects.filter(owner=user)

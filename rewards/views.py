@@ -10,7 +10,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -18,13 +17,9 @@ from django.views.decorators.http import require_http_methods
 
 from rewards import reports, services
 from rewards.models import MethodKind, PayoutMethod, PayoutRequest
+from streamrp2p_site.users import signed_in_user
 
 CHART_WIDTH, CHART_HEIGHT = 600, 160
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # every view here is login_required
-    return request.user
 
 
 def bar_chart(periods: list[dict[str, Any]], *, label_format: str) -> dict[str, Any]:
@@ -44,7 +39,7 @@ def bar_chart(periods: list[dict[str, Any]], *, label_format: str) -> dict[str, 
 
 @login_required
 def my_earnings(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = signed_in_user(request)
     by = "hour" if request.GET.get("by") == "hour" else "day"
     days = 2 if by == "hour" else 30
     since = services.hour_start(timezone.now()) - timedelta(days=days)
@@ -75,7 +70,7 @@ class RequestForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def my_payouts(request: HttpRequest) -> HttpResponse:
     """Balance, payout method and payout requests; each form posts to the same page."""
-    user = _user(request)
+    user = signed_in_user(request)
     method = PayoutMethod.objects.filter(user=user).first()
     method_form = MethodForm(initial={"kind": method.kind, "address": method.address} if method else None)
     request_form = RequestForm()

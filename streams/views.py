@@ -7,21 +7,16 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from streamrp2p_site.users import signed_in_user
 from streams import services
 from streams.api import streams_with_live_state
 from streams.models import Stream
-
-
-def _owner(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # login_required
-    return request.user
 
 
 def obs_settings(stream: Stream) -> dict[str, str]:
@@ -35,7 +30,7 @@ def my_streams(request: HttpRequest) -> HttpResponse:
     from nodes.models import online_q  # nodes builds on streams
     from rewards.models import EntryKind, LedgerEntry
 
-    owner = _owner(request)
+    owner = signed_in_user(request)
     streams = list(streams_with_live_state().filter(owner=owner))
     now = timezone.now()
     week = now - timedelta(days=7)
@@ -59,7 +54,7 @@ def my_streams(request: HttpRequest) -> HttpResponse:
 def rotate_key(request: HttpRequest, slug: str) -> HttpResponse:
     """A new stream key, shown once on the next page (only its digest is stored, so an old key
     can never be shown again)."""
-    stream = get_object_or_404(Stream, slug=slug, owner=_owner(request))
+    stream = get_object_or_404(Stream, slug=slug, owner=signed_in_user(request))
     key = services.rotate_key(stream)
     request.session["new_stream_key"] = {"slug": stream.slug, "key": key}
     messages.warning(request, f"New key for {stream.slug}: the old key stops working now. Update OBS.")

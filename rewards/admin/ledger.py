@@ -4,13 +4,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from rewards import services
 from rewards.models import LedgerEntry, Settlement
 from rewards.services import payouts
+from streamrp2p_site.users import signed_in_user
 
 
 @admin.register(Settlement)
@@ -62,9 +62,7 @@ class LedgerEntryAdmin(admin.ModelAdmin[LedgerEntry]):
         return [f.name for f in LedgerEntry._meta.fields] if obj is not None else ["user", "amount", "memo"]
 
     def save_model(self, request: HttpRequest, obj: LedgerEntry, form: Any, change: bool) -> None:
-        if not isinstance(request.user, User):
-            raise PermissionDenied
-        entry = services.add_correction(obj.user_id, obj.amount, actor=request.user, memo=obj.memo)
+        entry = services.add_correction(obj.user_id, obj.amount, actor=signed_in_user(request), memo=obj.memo)
         obj.pk, obj._state.adding = entry.pk, False  # the admin's "added" message links the new entry
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

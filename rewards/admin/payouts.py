@@ -11,14 +11,13 @@ from typing import Any, TypeVar
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from rewards import services
 from rewards.models import AuditEntry, PayoutBatch, PayoutMethod, PayoutRequest
+from streamrp2p_site.users import signed_in_user
 
 M = TypeVar("M", bound=Model)
 
@@ -115,13 +114,6 @@ def _text_or_page(
     return _text_page(model_admin, request, objects, action=action, title=title, label=label)
 
 
-def _actor(request: HttpRequest) -> User:
-    """The admin acting (the admin site only lets signed-in staff this far)."""
-    if not isinstance(request.user, User):
-        raise PermissionDenied
-    return request.user
-
-
 def _csv_response(batch: PayoutBatch, body: str) -> HttpResponse:
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="paypal-payouts-batch-{batch.pk}.csv"'
@@ -146,7 +138,9 @@ class PayoutRequestAdmin(DecisionsAdmin[PayoutRequest]):
 
     @admin.action(description="Approve (debit the ledger)")
     def approve(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> None:
-        _run_each(self, request, queryset, "payout(s) approved", lambda p: services.approve(p, actor=_actor(request)))
+        _run_each(
+            self, request, queryset, "payout(s) approved", lambda p: services.approve(p, actor=signed_in_user(request))
+        )
 
     @admin.action(description="Reject…")
     def reject(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> TemplateResponse | None:
@@ -155,7 +149,7 @@ class PayoutRequestAdmin(DecisionsAdmin[PayoutRequest]):
         if isinstance(reason, TemplateResponse):
             return reason
         _run_each(self, request, queryset, "payout(s) rejected",
-                  lambda p: services.reject(p, actor=_actor(request), reason=reason))  # fmt: skip
+                  lambda p: services.reject(p, actor=signed_in_user(request), reason=reason))  # fmt: skip
         return None
 
     @admin.action(description="Mark paid…")
@@ -166,17 +160,17 @@ class PayoutRequestAdmin(DecisionsAdmin[PayoutRequest]):
         if isinstance(reference, TemplateResponse):
             return reference
         _run_each(self, request, queryset, "payout(s) marked paid",
-                  lambda p: services.mark_paid(p, actor=_actor(request), reference=reference))  # fmt: skip
+                  lambda p: services.mark_paid(p, actor=signed_in_user(request), reference=reference))  # fmt: skip
         return None
 
     @admin.action(description="Export as a PayPal Payouts batch (CSV)")
     def export_batch(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> HttpResponse | None:
-        batch = services.assemble_batch(actor=_actor(request), payouts=queryset)
+        batch = services.assemble_batch(actor=signed_in_user(request), payouts=queryset)
         if batch is None:
             self.message_user(request, "None of the selected payouts is approved, unbatched and paid through "
                               "PayPal or Venmo.", messages.WARNING)  # fmt: skip
             return None
-        return _csv_response(batch, services.export_batch(batch, actor=_actor(request)))
+        return _csv_response(batch, services.export_batch(batch, actor=signed_in_user(request)))
 
 
 class BatchPayoutsInline(ReadOnlyInline):
@@ -205,7 +199,7 @@ class PayoutBatchAdmin(DecisionsAdmin[PayoutBatch]):
             warning = f"{batch} was already downloaded on {when}. Upload it to PayPal only if the first upload failed."
             return _text_page(self, request, queryset, action="download", title="Download this batch again",
                               label=None, warning=warning)  # fmt: skip
-        return _csv_response(batch, services.export_batch(batch, actor=_actor(request)))
+        return _csv_response(batch, services.export_batch(batch, actor=signed_in_user(request)))
 
     @admin.action(description="Mark the batch paid…")
     def mark_paid(self, request: HttpRequest, queryset: QuerySet[PayoutBatch]) -> TemplateResponse | None:
@@ -215,7 +209,7 @@ class PayoutBatchAdmin(DecisionsAdmin[PayoutBatch]):
             return reference
         for batch in queryset.order_by("pk"):
             try:
-                paid = services.mark_batch_paid(batch, actor=_actor(request), reference=reference)
+                paid = services.mark_batch_paid(batch, actor=signed_in_user(request), reference=reference)
             except services.PayoutError as exc:
                 self.message_user(request, f"{batch}: {exc.message}", messages.ERROR)
                 continue
