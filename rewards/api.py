@@ -55,14 +55,19 @@ class NodeEarningsSerializer(serializers.Serializer[Any]):
     bytes_served = serializers.IntegerField()
 
 
-class EarningsSerializer(serializers.Serializer[Any]):
+class MoneyStateSerializer(serializers.Serializer[Any]):
+    """What the friend is owed now (``_money_state``); earnings and payouts answers both start with it."""
+
     currency = serializers.CharField()
-    by = serializers.CharField()
-    since = serializers.DateTimeField()
-    total = money(help_text="Credits in the window.")
     balance = money(help_text="Everything owed now (credits less payouts).")
     pending = money(help_text="Requested, awaiting an admin.")
     available = money(help_text="What a new payout request may ask for.")
+
+
+class EarningsSerializer(MoneyStateSerializer):
+    by = serializers.CharField()
+    since = serializers.DateTimeField()
+    total = money(help_text="Credits in the window.")
     periods = PeriodSerializer(many=True)
     nodes = NodeEarningsSerializer(many=True)
 
@@ -151,11 +156,7 @@ class MethodSerializer(serializers.ModelSerializer[PayoutMethod]):
         read_only_fields = ["updated_at"]
 
 
-class PayoutsSerializer(serializers.Serializer[Any]):
-    currency = serializers.CharField()
-    balance = money()
-    pending = money()
-    available = money()
+class PayoutsSerializer(MoneyStateSerializer):
     minimum = money(help_text="The smallest payout that may be requested.")
     method = MethodSerializer(allow_null=True)
     payouts = PayoutSerializer(many=True)
