@@ -5,34 +5,23 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.auth import get_user
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.auth.models import User
-from django.utils.crypto import constant_time_compare
 
 from streamrp2p_site.live import PUBLIC_GROUP, user_group
 
 SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 
 
-def _still_signed_in(user_id: int, session_key: str | None) -> bool:
-    """The account is active and the socket's login still stands: its session exists and was made
-    with the current password (logout, session expiry or a password change end it)."""
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not session_key:
+async def _still_signed_in(user_id: int, session_key: str | None) -> bool:
+    """The socket's login still stands. The scope's session was loaded once, at connect: read it
+    again from its store and let channels verify it as it did then (same user, active account,
+    current password hash), so logout, session expiry or a password change end it."""
+    if not session_key:
         return False
-    session = SessionStore(session_key=session_key)
-    if not session.exists(session_key):
-        return False
-    data = session.load()
-    same_user = data.get(SESSION_KEY) == str(user_id)
-    return same_user and constant_time_compare(data.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash())
-
-
-async def _allowed(user_id: int, session_key: str | None) -> bool:
-    return bool(await database_sync_to_async(_still_signed_in)(user_id, session_key))
+    user = await get_user({"session": SessionStore(session_key=session_key)})
+    return bool(user.is_authenticated and user.pk == user_id)
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -72,7 +61,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if message.get("audience") not in (None, self.user_id):
             return  # never another user's event, whatever group it arrived through
         session = self.scope.get("session")
-        if not await _allowed(self.user_id, getattr(session, "session_key", None)):
+        if not await _still_signed_in(self.user_id, getattr(session, "session_key", None)):
             await self.close(code=4403)
             return
         await self.send_json({"kind": message["kind"], "data": message["data"]})
