@@ -49,9 +49,7 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 def _bearer(request: Request) -> str | None:
-    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    value = value.strip()
-    return value if scheme.lower() == "bearer" and value else None
+    return tokens.bearer(request.META.get("HTTP_AUTHORIZATION", ""))
 
 
 def _seconds_until_allowed(api_key: str) -> int | None:

@@ -110,8 +110,8 @@ REGISTRY.register(CoordinatorCollector())
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition; with METRICS_TOKEN set, scrapers send it as a Bearer token."""
     if settings.METRICS_TOKEN:
-        scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not tokens.constant_time_equal(value.strip(), settings.METRICS_TOKEN):
+        given = tokens.bearer(request.META.get("HTTP_AUTHORIZATION", ""))
+        if given is None or not tokens.constant_time_equal(given, settings.METRICS_TOKEN):
             return json_error(401, "unauthenticated", "Send 'Authorization: Bearer <METRICS_TOKEN>'.")
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
 

@@ -33,4 +33,12 @@ def matches(token: str | None, token_digest: str) -> bool:
 
 
 def constant_time_equal(given: str, expected: str) -> bool:
+    """For secrets compared as they are (the hook secret, the metrics token)."""
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def bearer(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value; None for anything else."""
+    scheme, _, value = authorization.partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None

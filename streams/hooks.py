@@ -10,7 +10,6 @@ Answers: allowed = HTTP 200 ``{"code": 0}``; refused = 4xx with ``{"code": <stat
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import json
 import logging
@@ -23,6 +22,7 @@ from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from streamrp2p_site import tokens
 from streamrp2p_site.errors import error_body
 from streams import services
 from streams.models import Origin
@@ -49,7 +49,7 @@ def _refused(status: int, code: str, message: str) -> JsonResponse:
 
 def _secret_ok(request: HttpRequest) -> bool:
     given = request.GET.get("secret", "")
-    return hmac.compare_digest(given.encode("utf-8"), settings.HOOK_SECRET.encode("utf-8"))
+    return tokens.constant_time_equal(given, settings.HOOK_SECRET)
 
 
 def _text(data: Mapping[str, Any], name: str, *, required: bool = True) -> str:
