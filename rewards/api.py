@@ -73,8 +73,8 @@ class EarningsSerializer(MoneyStateSerializer):
 
 
 def _money_state(user_id: int) -> dict[str, Any]:
-    balance, pending = services.balance(user_id), services.pending(user_id)
-    return {"currency": settings.CURRENCY, "balance": balance, "pending": pending, "available": balance - pending}
+    now = services.account(user_id)
+    return {"currency": settings.CURRENCY, "balance": now.balance, "pending": now.pending, "available": now.available}
 
 
 class EarningsView(APIView):

@@ -96,9 +96,7 @@ def my_payouts(request: HttpRequest) -> HttpResponse:
         "method_form": method_form,
         "request_form": request_form,
         "payouts": PayoutRequest.objects.filter(user=user)[:50],
-        "balance": services.balance(user.pk),
-        "pending": services.pending(user.pk),
-        "available": services.available(user.pk),
+        "account": services.account(user.pk),
         "minimum": settings.PAYOUT_MINIMUM,
         "currency": settings.CURRENCY,
     }

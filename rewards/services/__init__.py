@@ -1,7 +1,9 @@
 """The one place that changes rewards state: settlement into the ledger, and payouts out of it."""
 
 from rewards.services.payouts import (
+    Account,
     PayoutError,
+    account,
     add_correction,
     approve,
     assemble_batch,
@@ -29,8 +31,10 @@ from rewards.services.settlement import (
 )
 
 __all__ = [
+    "Account",
     "PayoutError",
     "SettlementError",
+    "account",
     "add_correction",
     "approve",
     "assemble_batch",

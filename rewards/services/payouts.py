@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -55,9 +56,23 @@ def pending(user_id: int) -> Decimal:
     return sum_to_cents(requested.aggregate(total=Sum("amount"))["total"])
 
 
+@dataclass(frozen=True)
+class Account:
+    balance: Decimal
+    pending: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        """The balance less requests still waiting for a decision: what a new request may ask for."""
+        return self.balance - self.pending
+
+
+def account(user_id: int) -> Account:
+    return Account(balance(user_id), pending(user_id))
+
+
 def available(user_id: int) -> Decimal:
-    """The balance less requests still waiting for a decision: what a new request may ask for."""
-    return balance(user_id) - pending(user_id)
+    return account(user_id).available
 
 
 def _lock_account(user_id: int) -> None:
@@ -174,10 +189,10 @@ def request_payout(user: User, amount: object) -> PayoutRequest:
 
 def _tell(payout: PayoutRequest) -> None:
     """Push the new state to the friend's open pages (after commit)."""
-    owed, waiting = balance(payout.user_id), pending(payout.user_id)
+    now = account(payout.user_id)
     live.push(
         live.PayoutChanged(audience=payout.user_id, payout_id=payout.pk, status=payout.status, amount=payout.amount,
-                           balance=owed, pending=waiting, available=owed - waiting)
+                           balance=now.balance, pending=now.pending, available=now.available)
     )  # fmt: skip
 
 
