@@ -8,20 +8,31 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
-from streamr_node.server import Stats, make_app
+from streamr_node.server import Handler, Stats, make_app
+
+SEGMENT = bytes(range(188)) * 10  # ten TS packets' worth, every offset distinguishable
+PLAYLIST = "#EXTM3U\n#EXTINF:1.0,\nseg_1.ts\n"
 
 
-def serve(tmp_path: Path, check: Callable[[str, Stats], Awaitable[None]]) -> Stats:
+def serve(
+    tmp_path: Path,
+    check: Callable[[str, Stats], Awaitable[None]],
+    middleware: Callable[[web.Request, Handler], Awaitable[web.StreamResponse]] | None = None,
+) -> Stats:
     stream_dir = tmp_path / "hls" / "alice"
     stream_dir.mkdir(parents=True)
-    (stream_dir / "index.m3u8").write_text("#EXTM3U\n#EXTINF:1.0,\nseg_1.ts\n")
-    (stream_dir / "seg_1.ts").write_bytes(b"\x47" * 1880)
+    (stream_dir / "index.m3u8").write_text(PLAYLIST)
+    (stream_dir / "seg_1.ts").write_bytes(SEGMENT)
     (tmp_path / "secret.txt").write_text("not for viewers")
     stats = Stats()
 
     async def main() -> None:
-        server = TestServer(make_app(tmp_path / "hls", stats, lambda: {"stream": "alice"}))
+        app = make_app(tmp_path / "hls", stats, lambda: {"stream": "alice"})
+        if middleware is not None:
+            app.middlewares.append(web.middleware(middleware))
+        server = TestServer(app)
         await server.start_server()
         try:
             await check(str(server.make_url("")).rstrip("/"), stats)
@@ -45,7 +56,7 @@ def test_serves_playlist_and_segments_with_hls_types_and_cors(tmp_path):
 
     stats = serve(tmp_path, check)
     assert (stats.http_requests, stats.segments_served) == (2, 1)
-    assert stats.bytes_served == 1880 + len("#EXTM3U\n#EXTINF:1.0,\nseg_1.ts\n")
+    assert stats.bytes_served == len(SEGMENT) + len(PLAYLIST)
     assert stats.viewers() == 1
 
 
@@ -96,3 +107,92 @@ def test_head_requests_are_answered_but_not_counted(tmp_path):
 
     stats = serve(tmp_path, check)
     assert (stats.bytes_served, stats.segments_served, stats.http_requests) == (0, 0, 0)
+
+
+def test_serves_a_byte_range_of_a_segment(tmp_path):
+    async def check(base: str, stats: Stats) -> None:
+        ranged = {"Range": "bytes=100-299"}
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/hls/alice/seg_1.ts", headers=ranged) as response:
+            assert response.status == 206
+            assert response.headers["Content-Range"] == f"bytes 100-299/{len(SEGMENT)}"
+            assert response.content_type == "video/mp2t"
+            assert await response.read() == SEGMENT[100:300]
+
+    stats = serve(tmp_path, check)
+    # Only the range's bytes were sent, and part of a segment is not a served segment.
+    assert (stats.bytes_served, stats.segments_served, stats.http_requests) == (200, 0, 1)
+    assert stats.viewers() == 1
+
+
+def test_serves_the_tail_of_a_segment_from_a_suffix_range(tmp_path):
+    async def check(base: str, stats: Stats) -> None:
+        ranged = {"Range": "bytes=-50"}
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/hls/alice/seg_1.ts", headers=ranged) as response:
+            assert response.status == 206
+            assert await response.read() == SEGMENT[-50:]
+
+    assert serve(tmp_path, check).bytes_served == 50
+
+
+def test_a_range_past_the_end_of_a_segment_is_refused_and_counts_no_bytes(tmp_path):
+    async def check(base: str, stats: Stats) -> None:
+        ranged = {"Range": "bytes=5000-"}
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/hls/alice/seg_1.ts", headers=ranged) as response:
+            assert response.status == 416
+
+    stats = serve(tmp_path, check)
+    assert (stats.bytes_served, stats.segments_served, stats.http_requests) == (0, 0, 1)
+
+
+def test_segment_answer_carries_an_etag_and_a_matching_one_gets_304(tmp_path):
+    async def check(base: str, stats: Stats) -> None:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/hls/alice/seg_1.ts") as first:
+                etag = first.headers["ETag"]
+                assert first.headers["Accept-Ranges"] == "bytes"
+                assert first.headers["Cache-Control"] == "max-age=60"
+                assert await first.read() == SEGMENT
+            async with http.get(f"{base}/hls/alice/seg_1.ts", headers={"If-None-Match": etag}) as again:
+                assert again.status == 304
+                assert again.headers["Access-Control-Allow-Origin"] == "*"
+                assert await again.read() == b""
+
+    stats = serve(tmp_path, check)
+    assert (stats.bytes_served, stats.segments_served, stats.http_requests) == (len(SEGMENT), 1, 2)
+
+
+def test_a_segment_deleted_before_it_is_asked_for_gets_404(tmp_path):
+    async def check(base: str, stats: Stats) -> None:
+        (tmp_path / "hls" / "alice" / "seg_1.ts").unlink()
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/hls/alice/seg_1.ts") as response:
+            assert response.status == 404
+
+    stats = serve(tmp_path, check)
+    assert (stats.bytes_served, stats.segments_served, stats.http_requests) == (0, 0, 1)
+
+
+def test_a_segment_deleted_between_lookup_and_send_gets_a_clean_404(tmp_path):
+    """ffmpeg rotates the window at any moment: here right after the handler found the file."""
+
+    async def delete_after_lookup(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        (tmp_path / "hls" / "alice" / "seg_1.ts").unlink()
+        return response
+
+    async def check(base: str, stats: Stats) -> None:
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/hls/alice/seg_1.ts") as response:
+            assert response.status == 404
+            assert await response.read() == b""
+
+    stats = serve(tmp_path, check, middleware=delete_after_lookup)
+    assert (stats.bytes_served, stats.segments_served, stats.http_requests) == (0, 0, 1)
+    assert stats.viewers() == 0
+
+
+def test_a_directory_named_like_a_segment_gets_404(tmp_path):
+    async def check(base: str, stats: Stats) -> None:
+        (tmp_path / "hls" / "alice" / "seg_9.ts").mkdir()
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/hls/alice/seg_9.ts") as response:
+            assert response.status == 404
+
+    assert serve(tmp_path, check).bytes_served == 0
