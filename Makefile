@@ -34,13 +34,14 @@ demo: $(VENV)/.installed-dev
 	env -u REDIS_URL DATABASE_URL=sqlite:///$(DEMO_DIR)/db.sqlite3 HEARTBEAT_INTERVAL_SECONDS=2 \
 		STREAM_SESSION_SILENCE_SECONDS=10 LOG_LEVEL=WARNING $(BIN)/python manage.py demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
 
-## test: lint (ruff), type-check (mypy) and the whole pytest suite
+## test: lint (ruff), layers (import-linter), type-check (mypy) and the whole pytest suite
 test: lint
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
 format: $(VENV)/.installed-dev

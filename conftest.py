@@ -15,8 +15,9 @@ from streams.models import Stream
 pytest_plugins = [
     "streams.tests.hook_clients",
     "nodes.tests.fixtures",
-    "streamrp2p_site.testing.live",
-    "streamrp2p_site.testing.browser",
+    "rewards.tests.fixtures",
+    "testkit.fixtures",
+    "testkit.browser",
 ]
 
 StreamFactory = Callable[..., tuple[Stream, str]]

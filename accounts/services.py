@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Invite
-from streamrp2p_site import tokens
-from streamrp2p_site.errors import ServiceError
+from core import tokens
+from core.errors import ServiceError
 
 log = logging.getLogger(__name__)
 INVITE_PREFIX = "inv_"

@@ -23,8 +23,8 @@ from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
 
+from core import tokens
 from nodes.models import Node, NodeMinute
-from streamrp2p_site import tokens
 from streams import services as stream_services
 from streams.models import Origin
 
@@ -58,10 +58,15 @@ def main(nodes: int, rounds: int) -> None:
         _, key = stream_services.create_stream(owner=owner, slug="bench")
         api_keys = [f"nk_bench{n:06d}{uuid.uuid4().hex}" for n in range(nodes)]
         fleet = [
-            Node(owner=owner, name=f"n{n}", public_url=f"http://n{n}.example:8090",
-                 api_key_hash=tokens.digest(k), api_key_hint=tokens.hint(k))
+            Node(
+                owner=owner,
+                name=f"n{n}",
+                public_url=f"http://n{n}.example:8090",
+                api_key_hash=tokens.digest(k),
+                api_key_hint=tokens.hint(k),
+            )
             for n, k in enumerate(api_keys)
-        ]  # fmt: skip
+        ]
         Node.objects.bulk_create(fleet, batch_size=2000)
         stream_services.admit_publish(
             stream_services.PublishRequest(origin=Origin.SRS, app="live", slug="bench", key=key, client_id="c")

@@ -22,8 +22,8 @@ from typing import Any
 from common import print_latencies
 from streamr_node.relay import find_ffmpeg, relay_command
 
-from streamrp2p_site.testing.hls import HlsWatcher
-from streamrp2p_site.testing.media import NginxRtmpOrigin, free_port, missing_media_tools, publish_test_source
+from testkit.hls import HlsWatcher
+from testkit.media import NginxRtmpOrigin, free_port, missing_media_tools, publish_test_source
 from validation import checks, services
 
 

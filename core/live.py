@@ -1,9 +1,11 @@
-"""Live pushes to open dashboards: one helper, typed payloads, one consumer (``consumers.py``).
+"""Live pushes to open dashboards: one helper, typed payloads, one consumer (``web/consumers.py``).
 
-Services call ``push(event)``; the event goes out after the current transaction commits (never
-for a change that rolled back) to the group of the one user it concerns, or to every signed-in
-user for public events (a stream going live). A push is best effort: a dashboard that misses one
-catches up at its next reload, so a broken channel layer never fails a heartbeat or a hook.
+Each app declares the events it sends in its own ``events.py`` (subclasses of ``LiveEvent``,
+whose ``kind`` the page scripts listen for). Services call ``push(event)``; the event goes out
+after the current transaction commits (never for a change that rolled back) to the group of the
+one user it concerns, or to every signed-in user for public events (a stream going live). A push
+is best effort: a dashboard that misses one catches up at its next reload, so a broken channel
+layer never fails a heartbeat or a hook.
 """
 
 from __future__ import annotations
@@ -47,59 +49,6 @@ def _plain(value: object) -> object:
     if isinstance(value, Decimal):
         return str(value)
     return value
-
-
-@dataclass(frozen=True)
-class NodeBeat(LiveEvent):
-    kind: ClassVar[str] = "node.heartbeat"
-    node_id: int
-    name: str
-    status: str
-    last_seen_at: datetime
-    stale_after: datetime
-    offline_after: datetime
-    relaying: str
-    healthy: bool
-    viewers: int
-
-
-@dataclass(frozen=True)
-class CheckVerdict(LiveEvent):
-    kind: ClassVar[str] = "spotcheck.verdict"
-    node_id: int
-    outcome: str
-    passed: bool
-    checked_at: datetime
-    detail: str
-    approval: str
-
-
-@dataclass(frozen=True)
-class StreamState(LiveEvent):
-    kind: ClassVar[str] = "stream.state"
-    slug: str
-    title: str
-    live: bool
-    since: datetime | None
-
-
-@dataclass(frozen=True)
-class Credited(LiveEvent):
-    kind: ClassVar[str] = "earnings.credited"
-    stream: str
-    hour: datetime
-    amount: Decimal
-
-
-@dataclass(frozen=True)
-class PayoutChanged(LiveEvent):
-    kind: ClassVar[str] = "payout.changed"
-    payout_id: int
-    status: str
-    amount: Decimal
-    balance: Decimal
-    pending: Decimal
-    available: Decimal
 
 
 def push(event: LiveEvent) -> None:

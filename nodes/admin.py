@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -33,21 +33,45 @@ class StatusFilter(admin.SimpleListFilter):
 @admin.register(Node)
 class NodeAdmin(admin.ModelAdmin[Node]):
     list_display = [
-        "name", "owner", "approval", "status", "last_seen_at", "assigned_stream", "viewers",
-        "relay_running", "agent_version", "anomalies",
-    ]  # fmt: skip
+        "name",
+        "owner",
+        "approval",
+        "status",
+        "last_seen_at",
+        "assigned_stream",
+        "viewers",
+        "relay_running",
+        "agent_version",
+        "anomalies",
+    ]
     list_filter = ["approval", StatusFilter, "assigned_stream", "relay_running"]
     list_select_related = ["owner", "assigned_stream"]
     search_fields = ["name", "owner__username", "public_url"]
     readonly_fields = [
-        "api_key_hint", "created_at", "last_seen_at", "stale_after", "offline_after", "agent_session",
-        "agent_version", "last_seq", "bytes_served_total", "segments_served_total", "http_requests_total",
-        "viewers", "relaying_slug", "relay_running", "newest_segment_age", "anomalies", "last_anomaly",
-        "last_anomaly_at", "assigned_stream", "assigned_at",
-    ]  # fmt: skip
+        "api_key_hint",
+        "created_at",
+        "last_seen_at",
+        "stale_after",
+        "offline_after",
+        "agent_session",
+        "agent_version",
+        "last_seq",
+        "bytes_served_total",
+        "segments_served_total",
+        "http_requests_total",
+        "viewers",
+        "relaying_slug",
+        "relay_running",
+        "newest_segment_age",
+        "anomalies",
+        "last_anomaly",
+        "last_anomaly_at",
+        "assigned_stream",
+        "assigned_at",
+    ]
     readonly_fields = ["approval", *readonly_fields]  # approval changes through the actions below
     fields = ["owner", "name", "public_url", "pinned_stream", *readonly_fields]
-    actions = ["approve", "suspend", "spot_check"]
+    actions = ["approve", "suspend"]  # validation/admin.py adds "Spot-check now"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # nodes register themselves with an enrollment token
@@ -64,19 +88,6 @@ class NodeAdmin(admin.ModelAdmin[Node]):
     @admin.action(description="Approve / reinstate")
     def approve(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
         self.message_user(request, f"{services.approve(queryset)} node(s) approved.")
-
-    @admin.action(description="Spot-check now")
-    def spot_check(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
-        from validation import services as validation_services  # validation builds on nodes
-
-        for node in queryset.select_related("assigned_stream"):
-            try:
-                check = validation_services.spot_check(node, trigger="admin")
-            except validation_services.CheckSkipped as exc:
-                self.message_user(request, f"{node}: skipped, {exc}", messages.WARNING)
-                continue
-            level = messages.SUCCESS if check.passed else messages.ERROR
-            self.message_user(request, f"{node}: {check.outcome} ({check.latency_ms} ms)", level)
 
     @admin.action(description="Suspend (no assignment, no earnings)")
     def suspend(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:

@@ -1,25 +1,21 @@
-"""Node API (/api/v1/nodes/…) and the public /dashboard of who relays what."""
+"""Node API (/api/v1/nodes/…): register, heartbeat, and the node's own state."""
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Prefetch
-from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import permissions, serializers
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from nodes import assignment, playback, services
-from nodes.models import Approval, Node
+from core import tokens
+from core.errors import error_body
+from nodes import metrics, services
 from nodes.serializers import (
     HeartbeatAnswerSerializer,
     HeartbeatSerializer,
@@ -27,9 +23,6 @@ from nodes.serializers import (
     RegisteredSerializer,
     RegisterSerializer,
 )
-from streamrp2p_site import ops, tokens
-from streamrp2p_site.errors import error_body
-from streams.models import Stream
 
 # The node API's Bearer scheme (declared in SPECTACULAR_SETTINGS["APPEND_COMPONENTS"]).
 NODE_AUTH: list[dict[str, list[str]]] = [{"nodeApiKey": []}]
@@ -138,7 +131,7 @@ class HeartbeatView(NodeAPIView):
         )
         result = services.record_heartbeat(node, beat)
         if result.accepted:
-            ops.HEARTBEATS.inc()
+            metrics.HEARTBEATS.inc()
         stream = result.assignment
         body = {
             "accepted": result.accepted,
@@ -162,71 +155,3 @@ class MeView(NodeAPIView):
         if node is None:
             return _error(401, "bad_api_key", "Missing or unknown API key.")
         return Response(NodeStateSerializer(node).data)
-
-
-def dashboard(request: HttpRequest) -> JsonResponse:
-    """Live streams and the nodes relaying each (approved, not offline), for viewers and tools."""
-    now = timezone.now()
-    relays = Node.objects.filter(approval=Approval.APPROVED, offline_after__gt=now).order_by("pk")
-    streams = (
-        assignment.live_streams()
-        .order_by("slug")
-        .prefetch_related(Prefetch("assigned_nodes", queryset=relays, to_attr="relays"))
-    )
-    body = {
-        "generated_at": now.isoformat(),
-        "streams": [
-            {
-                "stream_id": stream.slug,
-                "title": stream.title,
-                "node_count": len(stream.relays),
-                "nodes": [
-                    {
-                        "node_id": node.pk,
-                        "name": node.name,
-                        "status": node.status_at(now),
-                        "hls_url": node.hls_url(stream.slug),
-                        "last_seen_at": node.last_seen_at.isoformat() if node.last_seen_at else None,
-                    }
-                    for node in stream.relays
-                ],
-            }
-            for stream in streams
-        ],
-    }
-    return JsonResponse(body)
-
-
-class PlaybackSerializer(serializers.Serializer[Any]):
-    stream = serializers.CharField()
-    live = serializers.BooleanField()
-    source = serializers.ChoiceField(choices=["node", "origin"])  # type: ignore[assignment]  # a field, not Field.source
-    url = serializers.CharField(help_text="HLS playlist to play.")
-    reason = serializers.CharField(help_text="Why this source was chosen.")
-    node_id = serializers.IntegerField(allow_null=True)
-    node_name = serializers.CharField(allow_null=True)
-    candidates = serializers.IntegerField(help_text="Verified nodes relaying the stream now.")
-
-
-class PlaybackView(APIView):
-    """Where a viewer should play the stream from: a verified, least-loaded friend node, or the origin.
-    ``exclude`` lists node ids that failed for this viewer."""
-
-    permission_classes = [permissions.AllowAny]
-    authentication_classes: list[type] = []
-
-    @extend_schema(
-        parameters=[OpenApiParameter("exclude", str, description="Comma-separated node ids to skip.")],
-        responses={200: PlaybackSerializer, 404: OpenApiResponse(description="No such stream.")},
-    )
-    def get(self, request: Request, slug: str) -> Response:
-        stream = Stream.objects.filter(slug=slug, is_active=True).first()
-        if stream is None:
-            return _error(404, "not_found", f"No stream {slug!r}.")
-        raw = request.query_params.get("exclude", "")
-        try:
-            exclude = {int(part) for part in raw.split(",") if part.strip()}
-        except ValueError:
-            return _error(400, "invalid", "exclude must be comma-separated node ids.")
-        choice = playback.choose(stream, exclude=exclude, secure=request.is_secure())
-        return Response(PlaybackSerializer(asdict(choice)).data)

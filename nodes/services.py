@@ -18,10 +18,11 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from core import live, tokens
+from core.errors import ServiceError
 from nodes import assignment
+from nodes.events import NodeBeat
 from nodes.models import Approval, EnrollmentToken, Node, NodeMinute
-from streamrp2p_site import live, tokens
-from streamrp2p_site.errors import ServiceError
 from streams.models import Stream
 
 log = logging.getLogger(__name__)
@@ -182,10 +183,12 @@ def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None
         else None
     )
 
+    stale_after = now + timedelta(seconds=interval * settings.NODE_STALE_AFTER_INTERVALS)
+    offline_after = now + timedelta(seconds=interval * settings.NODE_OFFLINE_AFTER_INTERVALS)
     fields: dict[str, object] = {
         "last_seen_at": now,
-        "stale_after": now + timedelta(seconds=interval * settings.NODE_STALE_AFTER_INTERVALS),
-        "offline_after": now + timedelta(seconds=interval * settings.NODE_OFFLINE_AFTER_INTERVALS),
+        "stale_after": stale_after,
+        "offline_after": offline_after,
         "agent_session": beat.agent_session,
         "agent_session_started_at": beat.session_started_at,
         "agent_version": beat.agent_version,
@@ -218,12 +221,19 @@ def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None
         _add_to_bucket(node.pk, now, stream_id, deltas, viewers, healthy, len(clamped))
 
     live.push(
-        live.NodeBeat(
-            audience=node.owner_id, node_id=node.pk, name=node.name, status="online", last_seen_at=now,
-            stale_after=fields["stale_after"], offline_after=fields["offline_after"],  # type: ignore[arg-type]
-            relaying=beat.stream, healthy=healthy, viewers=viewers,
+        NodeBeat(
+            audience=node.owner_id,
+            node_id=node.pk,
+            name=node.name,
+            status="online",
+            last_seen_at=now,
+            stale_after=stale_after,
+            offline_after=offline_after,
+            relaying=beat.stream,
+            healthy=healthy,
+            viewers=viewers,
         )
-    )  # fmt: skip
+    )
     if clamped:
         log.warning("node %s heartbeat clamped: %s", node.pk, "; ".join(clamped))
     stream = node.assigned_stream if node.approval == Approval.APPROVED else None

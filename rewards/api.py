@@ -1,4 +1,5 @@
-"""Friends' money API: earnings, leaderboard, payouts and payout method; plus the seed's /payouts."""
+"""Friends' money API: earnings, leaderboard, payouts and payout method; plus the public /payouts
+(settled earnings per stream and node)."""
 
 from __future__ import annotations
 
@@ -132,8 +133,13 @@ class LeaderboardView(APIView):
         query = LeaderboardQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         board = reports.leaderboard(query.validated_data["window"], limit=query.validated_data["limit"])
-        body = {"window": query.validated_data["window"], "since": board.since, "currency": settings.CURRENCY,
-                "nodes": board.nodes, "friends": board.friends}  # fmt: skip
+        body = {
+            "window": query.validated_data["window"],
+            "since": board.since,
+            "currency": settings.CURRENCY,
+            "nodes": board.nodes,
+            "friends": board.friends,
+        }
         return Response(LeaderboardSerializer(body).data)
 
 
@@ -142,8 +148,18 @@ class PayoutSerializer(serializers.ModelSerializer[PayoutRequest]):
 
     class Meta:
         model = PayoutRequest
-        fields = ["id", "amount", "method", "address", "status", "requested_at", "decided_at", "reason", "paid_at",
-                  "external_reference"]  # fmt: skip
+        fields = [
+            "id",
+            "amount",
+            "method",
+            "address",
+            "status",
+            "requested_at",
+            "decided_at",
+            "reason",
+            "paid_at",
+            "external_reference",
+        ]
 
 
 class MethodSerializer(serializers.ModelSerializer[PayoutMethod]):
@@ -215,20 +231,24 @@ class PayoutMethodView(APIView):
         return Response(MethodSerializer(method).data)
 
 
-class SeedPayoutsQuery(serializers.Serializer[Any]):
+class StreamPayoutsQuery(serializers.Serializer[Any]):
     hours_back = serializers.IntegerField(min_value=1, max_value=24 * 90, default=24)
 
 
-class SeedPayoutsView(APIView):
-    """The prototype's public payout summary: per stream, each node's settled earnings (amounts are
-    decimal strings)."""
+class StreamPayoutsView(APIView):
+    """Public ``/payouts``: per stream, its settled pools and each node's earnings since ``hours_back``
+    (amounts are decimal strings; nodes by name, never by owner). The shape the first prototype's
+    /payouts had, which tools still read."""
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[type] = []
 
-    @extend_schema(parameters=[SeedPayoutsQuery], responses={200: OpenApiResponse(description="Per-stream earnings.")})
+    @extend_schema(
+        parameters=[StreamPayoutsQuery],
+        responses={200: OpenApiResponse(description="Settled earnings per stream and node.")},
+    )
     def get(self, request: Request) -> Response:
-        query = SeedPayoutsQuery(data=request.query_params)
+        query = StreamPayoutsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         hours = query.validated_data["hours_back"]
         since = services.hour_start(timezone.now()) - timedelta(hours=hours)
@@ -239,6 +259,11 @@ class SeedPayoutsView(APIView):
             stream["individual_earnings"] = {node: str(v) for node, v in stream["individual_earnings"].items()}
             for node in stream["nodes"].values():
                 node["amount"] = str(node["amount"])
-        body = {"status": "success", "hours_back": hours, "since": since, "currency": settings.CURRENCY,
-                "payouts": payouts}  # fmt: skip
+        body = {
+            "status": "success",
+            "hours_back": hours,
+            "since": since,
+            "currency": settings.CURRENCY,
+            "payouts": payouts,
+        }
         return Response(body)

@@ -142,9 +142,13 @@ class PayoutBatch(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Empty when the scheduled job assembled it.",
-    )  # fmt: skip
+    )
     currency = models.CharField(max_length=3)
     total = models.DecimalField(max_digits=14, decimal_places=2)
     items = models.PositiveIntegerField()
@@ -195,14 +199,22 @@ class AuditEntry(AppendOnlyModel):
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Empty for the coordinator's own jobs.",
-    )  # fmt: skip
+    )
     action = models.CharField(max_length=40, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_entries",
         help_text="Whose money it concerns.",
-    )  # fmt: skip
+    )
     payout = models.ForeignKey(PayoutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="audit")
     batch = models.ForeignKey(PayoutBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="audit")
     details = models.JSONField(default=dict, blank=True)

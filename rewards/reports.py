@@ -129,7 +129,7 @@ def leaderboard(window: str, *, limit: int = 20, now: datetime | None = None) ->
 
 
 def stream_payouts(since: datetime) -> dict[str, dict[str, Any]]:
-    """Per stream since ``since``: pools, credits and each node's earnings (the seed's /payouts shape)."""
+    """Per stream since ``since``: pools, credits and each node's earnings (the public /payouts)."""
     found: dict[str, dict[str, Any]] = {}
     settled = (
         Settlement.objects.filter(hour__gte=since)

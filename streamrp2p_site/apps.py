@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class SiteConfig(AppConfig):
-    """The project package is an app too, for its operator commands (bootstrap, serve)."""
+    """The project package is an app too, for its operator commands (bootstrap, serve, demo, workerhealth)."""
 
     name = "streamrp2p_site"
     verbose_name = "StreamrP2P site"

@@ -13,7 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from streamrp2p_site.consumers import LiveConsumer  # noqa: E402
+from web.consumers import LiveConsumer  # noqa: E402
 
 websocket_urls = [path("ws/live", LiveConsumer.as_asgi())]
 

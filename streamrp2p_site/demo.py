@@ -35,16 +35,16 @@ from nodes import services as node_services
 from nodes.models import Node, NodeMinute
 from rewards import services as reward_services
 from rewards.models import LedgerEntry
-from streamrp2p_site.testing.agents import AgentProcess
-from streamrp2p_site.testing.media import (
+from streams import services as stream_services
+from streams.models import Stream, StreamSession
+from testkit.agents import AgentProcess
+from testkit.media import (
     NginxRtmpOrigin,
     free_port,
     missing_media_tools,
     publish_test_source,
     stop_process,
 )
-from streams import services as stream_services
-from streams.models import Stream, StreamSession
 from validation import services as validation_services
 from validation.models import OriginFrame, SpotCheck
 
@@ -128,8 +128,12 @@ class Demo:
         settings.ORIGIN_RTMP_URL, settings.ORIGIN_HLS_URL = env["ORIGIN_RTMP_URL"], env["ORIGIN_HLS_URL"]
         serve = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
             [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve", "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
-        )  # fmt: skip
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
 
         def stop() -> None:
             with contextlib.suppress(ProcessLookupError):
@@ -176,20 +180,27 @@ class Demo:
 
     def _run(self, started: float) -> int:
         friend, streamer = self.people()
-        stream, key = stream_services.create_stream(owner=streamer, slug="demo", title="Demo stream",
-                                                    reward_rate_per_hour=DEMO_RATE)  # fmt: skip
-        origin = NginxRtmpOrigin(self.workdir / "origin", hook_base_url=self.site, secret=settings.HOOK_SECRET,
-                                 update_seconds=5)  # fmt: skip
+        stream, key = stream_services.create_stream(
+            owner=streamer, slug="demo", title="Demo stream", reward_rate_per_hour=DEMO_RATE
+        )
+        origin = NginxRtmpOrigin(
+            self.workdir / "origin", hook_base_url=self.site, secret=settings.HOOK_SECRET, update_seconds=5
+        )
         origin.__enter__()
         self.procs.add(lambda: origin.__exit__(None, None, None))
         self.start_site(origin)
         _say(f"site {self.site} (ASGI + worker), origin rtmp://127.0.0.1:{origin.rtmp_port}/live")
 
-        publisher = publish_test_source(origin.rtmp_url("demo", key), seconds=24 * 3600, video_bitrate="8M",
-                                        size="1280x720")  # fmt: skip
+        publisher = publish_test_source(
+            origin.rtmp_url("demo", key), seconds=24 * 3600, video_bitrate="8M", size="1280x720"
+        )
         self.procs.add(lambda: stop_process(publisher))
-        _wait(lambda: StreamSession.objects.filter(stream=stream, ended_at__isnull=True).exists(), 20,
-              "the origin's hook admits the 8 Mbps publish", lambda: self.stopping)  # fmt: skip
+        _wait(
+            lambda: StreamSession.objects.filter(stream=stream, ended_at__isnull=True).exists(),
+            20,
+            "the origin's hook admits the 8 Mbps publish",
+            lambda: self.stopping,
+        )
         _say("publishing an 8 Mbps test picture; the origin's hook admitted it")
 
         agents = []
@@ -199,8 +210,12 @@ class Demo:
             agent.register(token)
             agents.append(agent.start())
             self.procs.add(agent.stop)
-        _wait(lambda: Node.objects.filter(relaying_slug="demo", relay_running=True).count() == 2, 60,
-              "both agents relay the stream", lambda: self.stopping)  # fmt: skip
+        _wait(
+            lambda: Node.objects.filter(relaying_slug="demo", relay_running=True).count() == 2,
+            60,
+            "both agents relay the stream",
+            lambda: self.stopping,
+        )
         self.print_urls()
 
         next_check = 0.0
@@ -248,8 +263,10 @@ class Demo:
         print(f"nodes relaying at the end: {len(relaying)} ({', '.join(relaying) or 'none'})")
         print(f"spot-checks: {sum(1 for c in checks if c == 'pass')} passed of {len(checks)}")
         for settlement in settled:
-            print(f"settled {settlement.hour:%Y-%m-%d %H:00} (clock advanced): pool {settlement.pool}, "
-                  f"credited {settlement.credited} to {settlement.nodes} node(s)")  # fmt: skip
+            print(
+                f"settled {settlement.hour:%Y-%m-%d %H:00} (clock advanced): pool {settlement.pool}, "
+                f"credited {settlement.credited} to {settlement.nodes} node(s)"
+            )
         for entry in credits:
             print(f"  credit {entry.amount} to {entry.user.username} for node {entry.node.name} ({entry.minutes} min)")
         print(f"friend's balance: {reward_services.balance(friend.pk)} {settings.CURRENCY}")
@@ -270,6 +287,9 @@ def advance_clock(stream: Stream) -> datetime | None:
     NodeMinute.objects.update(minute=F("minute") - shift)
     SpotCheck.objects.update(checked_at=F("checked_at") - shift)
     OriginFrame.objects.update(seen_at=F("seen_at") - shift)
-    Node.objects.update(last_seen_at=F("last_seen_at") - shift, stale_after=F("stale_after") - shift,
-                        offline_after=F("offline_after") - shift)  # fmt: skip
+    Node.objects.update(
+        last_seen_at=F("last_seen_at") - shift,
+        stale_after=F("stale_after") - shift,
+        offline_after=F("offline_after") - shift,
+    )
     return reward_services.hour_start(target)

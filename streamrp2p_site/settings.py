@@ -14,7 +14,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from streamrp2p_site.env import env_bool, env_decimal, env_int, env_list, env_str, env_url
+from core.env import env_bool, env_decimal, env_int, env_list, env_str, env_url
 
 # Lets Django's generic classes be subscripted at run time (admin.ModelAdmin[Stream]) for mypy.
 django_stubs_ext.monkeypatch()
@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "validation",
     "rewards",
     "accounts",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -153,7 +154,7 @@ WSGI_APPLICATION = "streamrp2p_site.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],  # every template lives in its app (web's pages, rewards' admin forms)
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -229,7 +230,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]  # our JS and vendored libraries (no CDN: the site works offline)
+# Our JS and CSS and the vendored libraries live in web/static (no CDN: the site works offline).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -247,8 +248,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["streamrp2p_site.parsers.SafeJSONParser"],
-    "EXCEPTION_HANDLER": "streamrp2p_site.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.SafeJSONParser"],
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "StreamrP2P coordinator API",
@@ -272,7 +273,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        "json": {"()": "streamrp2p_site.logs.JsonFormatter"},
+        "json": {"()": "core.logs.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},

@@ -2,21 +2,17 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from streamrp2p_site import ops, views
-
 urlpatterns = [
-    path("", views.home, name="home"),
     path("admin/", admin.site.urls),
-    path("healthz", ops.healthz, name="healthz"),
-    path("metrics", ops.metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Machine-facing routes of each app (origin hooks, node and money APIs), then every page.
     path("", include("streams.urls")),
     path("", include("nodes.urls")),
+    path("", include("validation.urls")),
     path("", include("rewards.urls")),
-    path("", include("accounts.urls")),
+    path("", include("web.urls")),
 ]
 
-handler400 = "streamrp2p_site.errors.bad_request"
-handler404 = "streamrp2p_site.errors.page_not_found"
-handler500 = "streamrp2p_site.errors.server_error"
+handler400 = "core.errors.bad_request"
+handler404 = "core.errors.page_not_found"
+handler500 = "core.errors.server_error"

@@ -22,8 +22,8 @@ from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
-from streamrp2p_site import tokens
-from streamrp2p_site.errors import error_body
+from core import tokens
+from core.errors import error_body
 from streams import services
 from streams.models import Origin
 
@@ -196,7 +196,7 @@ def srs_hook(request: HttpRequest) -> JsonResponse:
         return _refused(400, "bad_request", "Missing field 'action'.")
     handler = SRS_ACTIONS.get(action)
     if handler is None:
-        return _allowed()  # on_hls, on_dvr, on_connect, on_close…: SRS sends more than we use.
+        return _allowed()  # on_dvr, on_connect, on_close, …: SRS sends more than we use.
     return _run(request, lambda: handler(data))
 
 
@@ -251,7 +251,7 @@ def nginx_rtmp_hook(request: HttpRequest, event: str) -> JsonResponse:
         return refused
     handler = NGINX_EVENTS.get(event)
     if handler is None:
-        return _allowed()  # on_connect, on_update, on_done, on_record_done: nothing to do.
+        return _allowed()  # on_connect, on_done, on_record_done, …: nothing to do.
     try:
         # nginx-rtmp writes its own fields (app, name, clientid, addr…) first and appends the
         # publish URL's query arguments after them: the first value is nginx's, a later one is

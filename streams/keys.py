@@ -1,8 +1,8 @@
-"""Stream keys: ``sk_…`` tokens, shown once, stored as a digest (see streamrp2p_site.tokens)."""
+"""Stream keys: ``sk_…`` tokens, shown once, stored as a digest (see core.tokens)."""
 
 from __future__ import annotations
 
-from streamrp2p_site import tokens
+from core import tokens
 
 KEY_PREFIX = "sk_"
 

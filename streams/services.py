@@ -1,8 +1,8 @@
 """The one place that changes streams, sessions and viewers.
 
-Hooks, the admin, management commands and (later) jobs call these functions and translate
-``StreamError`` into their own kind of answer. Every function is idempotent towards the
-origin's hooks: a duplicate, late or out-of-order hook leaves the state as it was.
+The origin hooks, the admin, the streamer pages and management commands call these functions
+and translate ``StreamError`` into their own kind of answer. Every function is idempotent towards
+the origin's hooks: a duplicate, late or out-of-order hook leaves the state as it was.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from streamrp2p_site import live as live_updates
-from streamrp2p_site.errors import ServiceError
+from core import live as live_updates
+from core.errors import ServiceError
 from streams import keys
+from streams.events import StreamState
 from streams.models import PUBLISH_APP, Origin, Stream, StreamSession, StreamViewer
 from streams.signals import stream_went_live, stream_went_offline
 
@@ -153,9 +154,7 @@ def admit_publish(request: PublishRequest) -> StreamSession:
         except IntegrityError:
             raise PublishRefused("already_live", "Another publisher is live on this stream.", 409) from None
         transaction.on_commit(lambda: stream_went_live.send(sender=Stream, stream=stream, session=session), robust=True)
-        live_updates.push(
-            live_updates.StreamState(slug=stream.slug, title=stream.title, live=True, since=session.started_at)
-        )
+        live_updates.push(StreamState(slug=stream.slug, title=stream.title, live=True, since=session.started_at))
     log.info("stream live: %s (client %s from %s)", stream.slug, request.client_id, request.ip)
     return session
 
@@ -236,7 +235,7 @@ def _close_session(session: StreamSession, reason: str) -> None:
         lambda: stream_went_offline.send(sender=Stream, stream=session.stream, session=session), robust=True
     )
     stream = session.stream
-    live_updates.push(live_updates.StreamState(slug=stream.slug, title=stream.title, live=False, since=None))
+    live_updates.push(StreamState(slug=stream.slug, title=stream.title, live=False, since=None))
 
 
 # --- Viewers ------------------------------------------------------------------------------------

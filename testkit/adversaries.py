@@ -9,8 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from streamrp2p_site.testing.hls import fetch, segment_uris
-from streamrp2p_site.testing.media import free_port
+from testkit.hls import fetch
+from testkit.media import free_port
+from validation import playlists
 
 
 class _Server:
@@ -82,7 +83,7 @@ class Mirror(_Server):
         name = Path(urllib.parse.urlsplit(request.path).path).name
         if name.endswith(".m3u8"):
             text = fetch(self.source_playlist).decode()
-            for uri in segment_uris(text):
+            for uri in playlists.uris(text):
                 text = text.replace(uri, Path(urllib.parse.urlsplit(uri).path).name)
             _send(request, 200, text.encode(), "application/vnd.apple.mpegurl")
             return

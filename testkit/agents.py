@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-from streamrp2p_site.testing.media import free_port
+from testkit.media import free_port
 
 
 def streamr_node_exe() -> str:
@@ -50,10 +50,20 @@ class AgentProcess:
 
     def register(self, token: str) -> int:
         result = self.cli(
-            "register", "--coordinator", self.coordinator, "--token", token, "--name", self.name,
-            "--public-url", self.base_url, "--listen", f"127.0.0.1:{self.port}",
-            "--data-dir", str(self.workdir / "data"),
-        )  # fmt: skip
+            "register",
+            "--coordinator",
+            self.coordinator,
+            "--token",
+            token,
+            "--name",
+            self.name,
+            "--public-url",
+            self.base_url,
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--data-dir",
+            str(self.workdir / "data"),
+        )
         if result.returncode != 0:
             raise RuntimeError(f"register failed: {result.stderr}")
         return int(result.stdout.split("Registered node ")[1].split()[0])

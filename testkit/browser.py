@@ -20,7 +20,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from streamrp2p_site.testing.media import free_port, require, stop_process, wait_for_port
+from testkit.media import free_port, require, stop_process, wait_for_port
 
 CHROMIUM = os.environ.get("STREAMR_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"

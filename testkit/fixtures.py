@@ -9,9 +9,9 @@ import pytest
 from django.conf import settings as django_settings
 
 from nodes import services
-from streamrp2p_site.testing.agents import AgentProcess
-from streamrp2p_site.testing.media import NginxRtmpOrigin, require_media
 from streams.models import StreamSession
+from testkit.agents import AgentProcess
+from testkit.media import NginxRtmpOrigin, require_media
 
 
 def eventually(condition: Callable[[], bool], timeout: float, what: str, every: float = 0.5) -> None:

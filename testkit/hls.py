@@ -7,16 +7,13 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
+from validation import playlists
 from validation.fingerprints import frame_fingerprints
 
 
 def fetch(url: str, timeout: float = 5.0) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310  (loopback test URLs)
         return bytes(response.read())
-
-
-def segment_uris(playlist: str) -> list[str]:
-    return [line.strip() for line in playlist.splitlines() if line.strip() and not line.startswith("#")]
 
 
 @dataclass
@@ -38,14 +35,13 @@ class HlsWatcher:
             self.errors.append(f"playlist: {exc}")
             return 0
         new = 0
-        for uri in segment_uris(playlist):
-            url = urllib.parse.urljoin(self.playlist_url, uri)
+        for url in playlists.absolute_uris(self.playlist_url, playlist):
             if url in self.seen:
                 continue
             try:
                 data = fetch(url)
             except (urllib.error.URLError, OSError) as exc:
-                self.errors.append(f"{uri}: {exc}")  # deleted between playlist and fetch
+                self.errors.append(f"{url}: {exc}")  # deleted between playlist and fetch
                 continue
             self.seen.add(url)
             self.frames.extend(frame_fingerprints(data))

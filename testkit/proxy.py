@@ -8,7 +8,7 @@ import socket
 import socketserver
 import threading
 
-from streamrp2p_site.testing.media import free_port
+from testkit.media import free_port
 
 
 class TcpProxy:

@@ -11,10 +11,11 @@ import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
+from validation import playlists
 from validation.fingerprints import MediaError, frame_fingerprints
 
 CONNECT_TIMEOUT = 1.0
@@ -99,7 +100,7 @@ def fetch(http: httpx.Client, url: str, limit: int, *, who: str, deadline: float
 
 def media_uris(playlist_url: str, text: str, *, who: str) -> list[str]:
     try:
-        return [urljoin(playlist_url, line.strip()) for line in text.splitlines() if line.strip() and line[0] != "#"]
+        return playlists.absolute_uris(playlist_url, text)
     except ValueError as exc:  # e.g. "http://[oops/seg.ts"
         raise Verdict("bad_media", f"{who} playlist lists an invalid URI: {exc}") from None
 
@@ -112,10 +113,10 @@ def read_playlist(
     With ``host``, a playlist that points anywhere else is a redirect, and is not fetched.
     """
     text = fetch(http, url, MAX_PLAYLIST_BYTES, who=who, deadline=deadline).decode("utf-8", errors="replace")
-    if "#EXTM3U" not in text:
+    if not playlists.is_playlist(text):
         raise Verdict("bad_media", f"{who} playlist is not HLS")
     uris = media_uris(url, text, who=who)
-    if "#EXT-X-STREAM-INF" in text and uris:
+    if playlists.is_master(text) and uris:
         url = uris[0]
         if host is not None and not same_host(url, host):
             raise Verdict("redirect", f"{who} playlist points at another host: {url}")

@@ -43,23 +43,32 @@ def verified_relays(stream: Stream, since: datetime, now: datetime) -> list[Node
     latest = SpotCheck.objects.filter(node=OuterRef("pk"), stream=stream, checked_at__gte=since).order_by("-checked_at")
     nodes = list(
         Node.objects.filter(
-            online_q(now), approval=Approval.APPROVED, assigned_stream=stream, relaying_slug=stream.slug,
+            online_q(now),
+            approval=Approval.APPROVED,
+            assigned_stream=stream,
+            relaying_slug=stream.slug,
             relay_running=True,
         )
-        .annotate(last_outcome=Subquery(latest.values("outcome")[:1]),
-                  last_checked=Subquery(latest.values("checked_at")[:1]),
-                  last_playlist=Subquery(latest.values("evidence__playlist")[:1]))
+        .annotate(
+            last_outcome=Subquery(latest.values("outcome")[:1]),
+            last_checked=Subquery(latest.values("checked_at")[:1]),
+            last_playlist=Subquery(latest.values("evidence__playlist")[:1]),
+        )
         .filter(last_outcome=Outcome.PASS)
         .select_related("trust")
         .order_by("viewers", "-trust__score", "pk")
-    )  # fmt: skip
+    )
     return [node for node in nodes if getattr(node, "last_playlist", None) == node.hls_url(stream.slug)]
 
 
 def choose(
-    stream: Stream, *, exclude: Collection[int] = (), secure: bool = False, now: datetime | None = None,
+    stream: Stream,
+    *,
+    exclude: Collection[int] = (),
+    secure: bool = False,
+    now: datetime | None = None,
     rng: random.Random | None = None,
-) -> Playback:  # fmt: skip
+) -> Playback:
     now = now or timezone.now()
     origin = stream.origin_hls_url()
     session = StreamSession.objects.filter(stream=stream, ended_at__isnull=True).first()
@@ -68,8 +77,11 @@ def choose(
     relays = [node for node in verified_relays(stream, session.started_at, now) if node.pk not in exclude]
     if secure:
         relays = [node for node in relays if node.public_url.startswith("https://")]
-    fresh = [node for node in relays if node.newest_segment_age is not None
-             and node.newest_segment_age <= 3 * node.heartbeat_interval]  # fmt: skip
+    fresh = [
+        node
+        for node in relays
+        if node.newest_segment_age is not None and node.newest_segment_age <= 3 * node.heartbeat_interval
+    ]
     if not fresh:
         why = "No verified friend node is relaying it right now"
         if exclude:

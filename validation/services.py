@@ -16,11 +16,12 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from core import live
 from nodes import services as node_services
 from nodes.models import Approval, Node, online_q
-from streamrp2p_site import live
 from streams.models import Stream
 from validation import checks
+from validation.events import CheckVerdict
 from validation.models import NodeTrust, OriginFrame, Outcome, SpotCheck
 
 log = logging.getLogger(__name__)
@@ -136,12 +137,16 @@ def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Jud
             )
         trust.save()
         live.push(
-            live.CheckVerdict(
-                audience=node.owner_id, node_id=node.pk, outcome=check.outcome, passed=passed, checked_at=now,
+            CheckVerdict(
+                audience=node.owner_id,
+                node_id=node.pk,
+                outcome=check.outcome,
+                passed=passed,
+                checked_at=now,
                 detail=f"{check.live_matches} of {check.node_frames} frames in the live window",
                 approval=Approval.SUSPENDED if suspend else node.approval,
             )
-        )  # fmt: skip
+        )
     log.info("spot-check node %s on %s: %s (%d ms)", node.pk, stream.slug, check.outcome, check.latency_ms)
     return check
 

@@ -9,7 +9,7 @@ from channels.auth import get_user
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from streamrp2p_site.live import PUBLIC_GROUP, user_group
+from core.live import PUBLIC_GROUP, user_group
 
 SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 

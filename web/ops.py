@@ -19,16 +19,19 @@ from django.db.models import Count, Max, Q, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-from streamrp2p_site import tokens
-from streamrp2p_site.errors import json_error
+from core import tokens
+from core.errors import json_error
+from nodes.metrics import HEARTBEATS
+from nodes.models import Node, NodeMinute
+from rewards.models import PayoutRequest, PayoutStatus, Settlement
+from streams.models import StreamSession
+from validation.models import Outcome, SpotCheck
 
 log = logging.getLogger(__name__)
-
-HEARTBEATS = Counter("streamr_heartbeats_received", "Heartbeats accepted by this web process.")
 
 
 class CoordinatorCollector(Collector):
@@ -44,11 +47,6 @@ class CoordinatorCollector(Collector):
         yield from figures
 
     def _figures(self) -> Iterator[Metric]:
-        from nodes.models import Node, NodeMinute
-        from rewards.models import PayoutRequest, PayoutStatus, Settlement
-        from streams.models import StreamSession
-        from validation.models import Outcome, SpotCheck
-
         now = timezone.now()
         yield GaugeMetricFamily(
             "streamr_live_streams",
@@ -78,14 +76,17 @@ class CoordinatorCollector(Collector):
 
         settled = Settlement.objects.aggregate(n=Count("pk"), total=Sum("duration_ms"), newest=Max("settled_at"))
         yield SummaryMetricFamily(
-            "streamr_settlement_duration_seconds", "Time spent settling each stream-hour.",
-            count_value=settled["n"], sum_value=(settled["total"] or 0) / 1000,
-        )  # fmt: skip
+            "streamr_settlement_duration_seconds",
+            "Time spent settling each stream-hour.",
+            count_value=settled["n"],
+            sum_value=(settled["total"] or 0) / 1000,
+        )
         if settled["newest"] is not None:
             yield GaugeMetricFamily(
-                "streamr_settlement_last_timestamp_seconds", "When the newest settlement ran.",
+                "streamr_settlement_last_timestamp_seconds",
+                "When the newest settlement ran.",
                 value=settled["newest"].timestamp(),
-            )  # fmt: skip
+            )
 
         states = PayoutRequest.objects.values("status").annotate(n=Count("pk"), amount=Sum("amount"))
         by_state = {row["status"]: row for row in states}

@@ -101,8 +101,14 @@ def test_only_the_digest_of_the_token_is_stored():
 
 def test_logout_and_password_change_work(client, friend):
     client.force_login(friend)
-    changed = client.post("/accounts/password_change/", {"old_password": "friend-pass-123",
-                          "new_password1": "a-new-long-pass-99", "new_password2": "a-new-long-pass-99"})  # fmt: skip
+    changed = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": "friend-pass-123",
+            "new_password1": "a-new-long-pass-99",
+            "new_password2": "a-new-long-pass-99",
+        },
+    )
     assert changed.status_code == 302
     friend.refresh_from_db()
     assert friend.check_password("a-new-long-pass-99")

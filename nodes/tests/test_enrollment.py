@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from core import tokens
 from nodes import services
 from nodes.models import Approval, EnrollmentToken, Node
-from streamrp2p_site import tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -93,9 +93,16 @@ def test_with_approval_required_new_nodes_wait(client, friend, settings):
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://n.example/", "http://127.0.0.1:8090", "http://10.0.0.5:8090", "http://[::1]:8090", "http://localhost:8090",
-     "http://192.168.1.2", "http://169.254.169.254/"],
-)  # fmt: skip
+    [
+        "ftp://n.example/",
+        "http://127.0.0.1:8090",
+        "http://10.0.0.5:8090",
+        "http://[::1]:8090",
+        "http://localhost:8090",
+        "http://192.168.1.2",
+        "http://169.254.169.254/",
+    ],
+)
 def test_in_production_a_public_url_must_be_public_http(client, friend, settings, url):
     settings.NODE_ALLOW_PRIVATE_URLS = False
     _, token = services.create_enrollment_token(friend)

@@ -10,10 +10,10 @@ from django.conf import settings as django_settings
 from django.db.models import Sum
 
 from nodes.models import Node, NodeMinute
-from streamrp2p_site.testing.hls import HlsWatcher
-from streamrp2p_site.testing.live import eventually, live_session_exists
-from streamrp2p_site.testing.media import NginxRtmpOrigin, publish_test_source, stop_process
-from streamrp2p_site.testing.proxy import TcpProxy
+from testkit.fixtures import eventually, live_session_exists
+from testkit.hls import HlsWatcher
+from testkit.media import NginxRtmpOrigin, publish_test_source, stop_process
+from testkit.proxy import TcpProxy
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 

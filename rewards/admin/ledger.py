@@ -7,10 +7,10 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from core.users import signed_in_user
 from rewards import services
 from rewards.models import LedgerEntry, Settlement
 from rewards.services import payouts
-from streamrp2p_site.users import signed_in_user
 
 
 @admin.register(Settlement)

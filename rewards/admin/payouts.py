@@ -15,9 +15,9 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from core.users import signed_in_user
 from rewards import services
 from rewards.models import AuditEntry, PayoutBatch, PayoutMethod, PayoutRequest
-from streamrp2p_site.users import signed_in_user
 
 M = TypeVar("M", bound=Model)
 
@@ -65,9 +65,12 @@ class DecisionsAdmin(ReadOnlyAdmin[M]):
 
 
 def _run_each(
-    model_admin: admin.ModelAdmin[Any], request: HttpRequest, objects: QuerySet[Any], done: str,
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    objects: QuerySet[Any],
+    done: str,
     run: Callable[[Any], object],
-) -> None:  # fmt: skip
+) -> None:
     """Apply ``run`` to each object, reporting successes once and every refusal on its own."""
     ok = 0
     for obj in objects.order_by("pk"):
@@ -82,9 +85,15 @@ def _run_each(
 
 
 def _text_page(
-    model_admin: admin.ModelAdmin[Any], request: HttpRequest, objects: QuerySet[Any], *, action: str,
-    title: str, label: str | None, warning: str = "",
-) -> TemplateResponse:  # fmt: skip
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    objects: QuerySet[Any],
+    *,
+    action: str,
+    title: str,
+    label: str | None,
+    warning: str = "",
+) -> TemplateResponse:
     """The confirmation page of an action: the objects, a warning, and one text field (none when
     ``label`` is None)."""
     context = {
@@ -101,9 +110,15 @@ def _text_page(
 
 
 def _text_or_page(
-    model_admin: admin.ModelAdmin[Any], request: HttpRequest, objects: QuerySet[Any], *, action: str,
-    title: str, label: str, required: bool,
-) -> str | TemplateResponse:  # fmt: skip
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    objects: QuerySet[Any],
+    *,
+    action: str,
+    title: str,
+    label: str,
+    required: bool,
+) -> str | TemplateResponse:
     """The text the admin typed on the action's confirmation page, or that page (first visit, or a
     required text left empty)."""
     if "apply" in request.POST:
@@ -122,8 +137,18 @@ def _csv_response(batch: PayoutBatch, body: str) -> HttpResponse:
 
 @admin.register(PayoutRequest)
 class PayoutRequestAdmin(DecisionsAdmin[PayoutRequest]):
-    list_display = ["id", "requested_at", "user", "amount", "method", "address", "status", "decided_by", "batch",
-                    "external_reference"]  # fmt: skip
+    list_display = [
+        "id",
+        "requested_at",
+        "user",
+        "amount",
+        "method",
+        "address",
+        "status",
+        "decided_by",
+        "batch",
+        "external_reference",
+    ]
     list_filter = ["status", "method", ("batch", admin.EmptyFieldListFilter), "requested_at"]
     list_select_related = ["user", "decided_by", "batch"]
     search_fields = ["user__username", "user__email", "address", "external_reference"]
@@ -144,31 +169,52 @@ class PayoutRequestAdmin(DecisionsAdmin[PayoutRequest]):
 
     @admin.action(description="Reject…")
     def reject(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> TemplateResponse | None:
-        reason = _text_or_page(self, request, queryset, action="reject", title="Reject payouts",
-                               label="Reason (shown to the friend)", required=False)  # fmt: skip
+        reason = _text_or_page(
+            self,
+            request,
+            queryset,
+            action="reject",
+            title="Reject payouts",
+            label="Reason (shown to the friend)",
+            required=False,
+        )
         if isinstance(reason, TemplateResponse):
             return reason
-        _run_each(self, request, queryset, "payout(s) rejected",
-                  lambda p: services.reject(p, actor=signed_in_user(request), reason=reason))  # fmt: skip
+        _run_each(
+            self,
+            request,
+            queryset,
+            "payout(s) rejected",
+            lambda p: services.reject(p, actor=signed_in_user(request), reason=reason),
+        )
         return None
 
     @admin.action(description="Mark paid…")
     def mark_paid(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> TemplateResponse | None:
         label = "External reference (PayPal transaction or batch id)"
-        reference = _text_or_page(self, request, queryset, action="mark_paid", title="Mark payouts paid",
-                                  label=label, required=True)  # fmt: skip
+        reference = _text_or_page(
+            self, request, queryset, action="mark_paid", title="Mark payouts paid", label=label, required=True
+        )
         if isinstance(reference, TemplateResponse):
             return reference
-        _run_each(self, request, queryset, "payout(s) marked paid",
-                  lambda p: services.mark_paid(p, actor=signed_in_user(request), reference=reference))  # fmt: skip
+        _run_each(
+            self,
+            request,
+            queryset,
+            "payout(s) marked paid",
+            lambda p: services.mark_paid(p, actor=signed_in_user(request), reference=reference),
+        )
         return None
 
     @admin.action(description="Export as a PayPal Payouts batch (CSV)")
     def export_batch(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> HttpResponse | None:
         batch = services.assemble_batch(actor=signed_in_user(request), payouts=queryset)
         if batch is None:
-            self.message_user(request, "None of the selected payouts is approved, unbatched and paid through "
-                              "PayPal or Venmo.", messages.WARNING)  # fmt: skip
+            self.message_user(
+                request,
+                "None of the selected payouts is approved, unbatched and paid through PayPal or Venmo.",
+                messages.WARNING,
+            )
             return None
         return _csv_response(batch, services.export_batch(batch, actor=signed_in_user(request)))
 
@@ -197,14 +243,28 @@ class PayoutBatchAdmin(DecisionsAdmin[PayoutBatch]):
             # Uploading one file to PayPal twice pays twice: make a second download deliberate.
             when = f"{batch.downloaded_at:%Y-%m-%d %H:%M} UTC"
             warning = f"{batch} was already downloaded on {when}. Upload it to PayPal only if the first upload failed."
-            return _text_page(self, request, queryset, action="download", title="Download this batch again",
-                              label=None, warning=warning)  # fmt: skip
+            return _text_page(
+                self,
+                request,
+                queryset,
+                action="download",
+                title="Download this batch again",
+                label=None,
+                warning=warning,
+            )
         return _csv_response(batch, services.export_batch(batch, actor=signed_in_user(request)))
 
     @admin.action(description="Mark the batch paid…")
     def mark_paid(self, request: HttpRequest, queryset: QuerySet[PayoutBatch]) -> TemplateResponse | None:
-        reference = _text_or_page(self, request, queryset, action="mark_paid", title="Mark batches paid",
-                                  label="PayPal payout batch id", required=True)  # fmt: skip
+        reference = _text_or_page(
+            self,
+            request,
+            queryset,
+            action="mark_paid",
+            title="Mark batches paid",
+            label="PayPal payout batch id",
+            required=True,
+        )
         if isinstance(reference, TemplateResponse):
             return reference
         for batch in queryset.order_by("pk"):

@@ -22,6 +22,9 @@ from django.db import transaction
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from core import live
+from core.errors import ServiceError
+from rewards.events import PayoutChanged
 from rewards.models import (
     EntryKind,
     LedgerEntry,
@@ -33,8 +36,6 @@ from rewards.models import (
 )
 from rewards.services import audit
 from rewards.split import CENT, sum_to_cents
-from streamrp2p_site import live
-from streamrp2p_site.errors import ServiceError
 
 LARGEST = Decimal(10**12)  # amounts are stored with 14 digits, 2 of them cents
 VENMO_HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{4,29}$")
@@ -157,9 +158,13 @@ def set_payout_method(user: User, *, kind: str, address: str) -> PayoutMethod:
         before = PayoutMethod.objects.filter(user_id=user.pk).first()
         method, _ = PayoutMethod.objects.update_or_create(user_id=user.pk, defaults={"kind": kind, "address": address})
         audit.record(
-            "method.set", actor=user, user_id=user.pk, kind=kind, address=address,
+            "method.set",
+            actor=user,
+            user_id=user.pk,
+            kind=kind,
+            address=address,
             previous=str(before) if before else None,
-        )  # fmt: skip
+        )
     return method
 
 
@@ -191,9 +196,16 @@ def _tell(payout: PayoutRequest) -> None:
     """Push the new state to the friend's open pages (after commit)."""
     now = account(payout.user_id)
     live.push(
-        live.PayoutChanged(audience=payout.user_id, payout_id=payout.pk, status=payout.status, amount=payout.amount,
-                           balance=now.balance, pending=now.pending, available=now.available)
-    )  # fmt: skip
+        PayoutChanged(
+            audience=payout.user_id,
+            payout_id=payout.pk,
+            status=payout.status,
+            amount=payout.amount,
+            balance=now.balance,
+            pending=now.pending,
+            available=now.available,
+        )
+    )
 
 
 def _refuse(payout: PayoutRequest, doing: str, allowed: str) -> PayoutError:
@@ -218,9 +230,12 @@ def approve(payout: PayoutRequest, *, actor: User) -> PayoutRequest:
                 status=409,
             )
         LedgerEntry.objects.create(
-            user_id=locked.user_id, kind=EntryKind.PAYOUT, amount=-locked.amount, payout=locked,
+            user_id=locked.user_id,
+            kind=EntryKind.PAYOUT,
+            amount=-locked.amount,
+            payout=locked,
             memo=f"payout {locked.pk} via {locked.method}",
-        )  # fmt: skip
+        )
         locked.status, locked.decided_at, locked.decided_by = PayoutStatus.APPROVED, timezone.now(), actor
         locked.save(update_fields=["status", "decided_at", "decided_by"])
         audit.record("payout.approved", actor=actor, payout=locked, amount=locked.amount, balance_before=funds)
@@ -245,16 +260,20 @@ def reject(payout: PayoutRequest, *, actor: User, reason: str = "") -> PayoutReq
             )
         if locked.status == PayoutStatus.APPROVED:
             LedgerEntry.objects.create(
-                user_id=locked.user_id, kind=EntryKind.CORRECTION, amount=locked.amount, payout=locked,
+                user_id=locked.user_id,
+                kind=EntryKind.CORRECTION,
+                amount=locked.amount,
+                payout=locked,
                 memo=f"payout {locked.pk} rejected after approval: {reason}"[:200],
-            )  # fmt: skip
+            )
         previous = locked.status
         locked.status, locked.decided_at, locked.decided_by = PayoutStatus.REJECTED, timezone.now(), actor
         locked.reason = reason
         locked.save(update_fields=["status", "decided_at", "decided_by", "reason"])
         _tell(locked)
-        audit.record("payout.rejected", actor=actor, payout=locked, amount=locked.amount, previous=previous,
-                     reason=reason)  # fmt: skip
+        audit.record(
+            "payout.rejected", actor=actor, payout=locked, amount=locked.amount, previous=previous, reason=reason
+        )
     return locked
 
 
@@ -289,8 +308,9 @@ def assemble_batch(*, actor: User | None = None, payouts: QuerySet[PayoutRequest
         total = sum((p.amount for p in chosen), Decimal("0.00"))
         batch = PayoutBatch.objects.create(created_by=actor, currency=settings.CURRENCY, total=total, items=len(chosen))
         PayoutRequest.objects.filter(pk__in=[p.pk for p in chosen]).update(batch=batch)
-        audit.record("batch.created", actor=actor, batch=batch, items=len(chosen), total=total,
-                     payouts=[p.pk for p in chosen])  # fmt: skip
+        audit.record(
+            "batch.created", actor=actor, batch=batch, items=len(chosen), total=total, payouts=[p.pk for p in chosen]
+        )
     return batch
 
 
@@ -302,11 +322,21 @@ def batch_csv(batch: PayoutBatch) -> str:
     for payout in batch.payouts.filter(status=PayoutStatus.APPROVED).order_by("pk"):  # paid ones never again
         note = f"StreamrP2P relay earnings, payout {payout.pk}"
         if payout.method == MethodKind.VENMO:
-            writer.writerow([payout.address, f"{payout.amount:.2f}", batch.currency, f"payout-{payout.pk}", note,
-                             "VENMO", "PRIVATE"])  # fmt: skip
+            writer.writerow(
+                [
+                    payout.address,
+                    f"{payout.amount:.2f}",
+                    batch.currency,
+                    f"payout-{payout.pk}",
+                    note,
+                    "VENMO",
+                    "PRIVATE",
+                ]
+            )
         else:
-            writer.writerow([payout.address, f"{payout.amount:.2f}", batch.currency, f"payout-{payout.pk}", note,
-                             "PAYPAL"])  # fmt: skip
+            writer.writerow(
+                [payout.address, f"{payout.amount:.2f}", batch.currency, f"payout-{payout.pk}", note, "PAYPAL"]
+            )
     return out.getvalue()
 
 

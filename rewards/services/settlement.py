@@ -19,11 +19,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from core import live
+from core.errors import ServiceError
 from nodes.models import Approval, NodeMinute
+from rewards.events import Credited
 from rewards.models import EntryKind, LedgerEntry, Settlement
 from rewards.split import split_pool, to_cents
-from streamrp2p_site import live
-from streamrp2p_site.errors import ServiceError
 from streams.models import Stream, StreamSession
 from validation.services import failed_windows
 
@@ -128,11 +129,19 @@ def settle_stream_hour(stream: Stream, start: datetime) -> Settlement | None:
                 nodes=len(shares),
             )
             entries = [
-                LedgerEntry(user_id=by_node[node_id].user_id, kind=EntryKind.CREDIT, amount=amount,
-                            settlement=settlement, node_id=node_id, stream=stream, memo=memo,
-                            minutes=by_node[node_id].minutes, bytes_served=by_node[node_id].bytes_served)
+                LedgerEntry(
+                    user_id=by_node[node_id].user_id,
+                    kind=EntryKind.CREDIT,
+                    amount=amount,
+                    settlement=settlement,
+                    node_id=node_id,
+                    stream=stream,
+                    memo=memo,
+                    minutes=by_node[node_id].minutes,
+                    bytes_served=by_node[node_id].bytes_served,
+                )
                 for node_id, amount in sorted(shares.items())
-            ]  # fmt: skip
+            ]
             LedgerEntry.objects.bulk_create(entries, batch_size=2000)
             took = int((time.monotonic() - began) * 1000)
             Settlement.objects.filter(pk=settlement.pk).update(duration_ms=took)
@@ -141,7 +150,7 @@ def settle_stream_hour(stream: Stream, start: datetime) -> Settlement | None:
             for entry in entries:
                 per_user[entry.user_id] += entry.amount
             for user_id, amount in per_user.items():  # one push per friend, sent after commit
-                live.push(live.Credited(audience=user_id, stream=stream.slug, hour=start, amount=amount))
+                live.push(Credited(audience=user_id, stream=stream.slug, hour=start, amount=amount))
     except IntegrityError:
         return None  # another worker settled this hour first
     log.info("settled %s %s: pool %s to %d node(s)", stream.slug, start, pool, len(shares))

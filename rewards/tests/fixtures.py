@@ -1,4 +1,5 @@
-"""Rewards fixtures: money on a friend's balance, a payout method, and staff to decide payouts."""
+"""Rewards fixtures (for the money pages too): money on a friend's balance, a payout method, and staff
+to decide payouts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The friends' money API: earnings, leaderboard, payouts (mine only) and the seed's /payouts."""
+"""The friends' money API: earnings, leaderboard, payouts (mine only) and the public /payouts."""
 
 from __future__ import annotations
 
@@ -60,11 +60,14 @@ def test_earnings_refuse_bad_queries_with_a_json_error(client, friend, query):
 def test_the_leaderboard_ranks_nodes_and_friends_by_earnings_and_uptime(client, friend, settled):
     status, body = get(client, "/api/v1/leaderboard?window=24h", friend)
     assert status == 200
-    assert [(n["rank"], n["name"], n["friend"], n["earned"], n["verified_minutes"], n["uptime_percent"])
-            for n in body["nodes"]] == [(1, "mine", "friend", "4.00", 60, "100.0"),
-                                         (2, "theirs", "outsider", "2.00", 30, "50.0")]  # fmt: skip
-    assert [(f["friend"], f["earned"], f["nodes"]) for f in body["friends"]] == [("friend", "4.00", 1),
-                                                                                 ("outsider", "2.00", 1)]  # fmt: skip
+    assert [
+        (n["rank"], n["name"], n["friend"], n["earned"], n["verified_minutes"], n["uptime_percent"])
+        for n in body["nodes"]
+    ] == [(1, "mine", "friend", "4.00", 60, "100.0"), (2, "theirs", "outsider", "2.00", 30, "50.0")]
+    assert [(f["friend"], f["earned"], f["nodes"]) for f in body["friends"]] == [
+        ("friend", "4.00", 1),
+        ("outsider", "2.00", 1),
+    ]
 
 
 def test_the_leaderboard_window_leaves_older_hours_out(client, friend, settled):
@@ -84,7 +87,11 @@ def test_a_friend_sets_a_method_and_requests_a_payout_through_the_api(client, pa
     made = client.post("/api/v1/payouts", {"amount": "25.00"}, "application/json")
     assert made.status_code == 201
     assert {k: made.json()[k] for k in ("amount", "method", "address", "status")} == {
-        "amount": "25.00", "method": "venmo", "address": "friend-relay", "status": "requested"}  # fmt: skip
+        "amount": "25.00",
+        "method": "venmo",
+        "address": "friend-relay",
+        "status": "requested",
+    }
     _, body = get(client, "/api/v1/payouts")
     assert (body["balance"], body["pending"], body["available"], body["minimum"]) == (
         "100.00",
@@ -97,10 +104,16 @@ def test_a_friend_sets_a_method_and_requests_a_payout_through_the_api(client, pa
 
 @pytest.mark.parametrize(
     ("body", "status", "code"),
-    [({"amount": "1000.00"}, 409, "insufficient_balance"), ({"amount": "1.00"}, 400, "below_minimum"),
-     ({"amount": "ten"}, 400, "bad_amount"), ({"amount": "1e30"}, 400, "bad_amount"),
-     ({"amount": "1E+999999"}, 400, "bad_amount"), ({}, 400, "invalid"), ({"amount": ["5"]}, 400, "invalid")],
-)  # fmt: skip
+    [
+        ({"amount": "1000.00"}, 409, "insufficient_balance"),
+        ({"amount": "1.00"}, 400, "below_minimum"),
+        ({"amount": "ten"}, 400, "bad_amount"),
+        ({"amount": "1e30"}, 400, "bad_amount"),
+        ({"amount": "1E+999999"}, 400, "bad_amount"),
+        ({}, 400, "invalid"),
+        ({"amount": ["5"]}, 400, "invalid"),
+    ],
+)
 def test_payout_requests_are_refused_with_a_clear_json_error(client, paypal_friend, body, status, code):
     client.force_login(paypal_friend)
     response = client.post("/api/v1/payouts", json.dumps(body), "application/json")
@@ -132,7 +145,7 @@ def test_a_friend_never_sees_another_friends_payouts_or_earnings(client, paypal_
     assert [n["name"] for n in get(client, "/api/v1/earnings", outsider)[1]["nodes"]] == ["theirs"]
 
 
-def test_the_seed_payouts_endpoint_keeps_its_shape(client, settled):
+def test_public_payouts_per_stream_keep_their_shape(client, settled):
     mine, theirs = settled
     status, body = get(client, "/payouts?hours_back=24")
     assert status == 200 and body["status"] == "success" and body["hours_back"] == 24

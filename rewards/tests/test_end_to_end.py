@@ -40,12 +40,19 @@ def test_heartbeats_become_a_settled_credit_then_an_approved_and_paid_payout(
         node_services.record_heartbeat(
             node,
             node_services.Heartbeat(
-                seq=beat + 1, agent_session="replayed", session_started_at=started, bytes_served=beat * 500_000,
-                segments_served=beat, http_requests=beat, viewers=2, ffmpeg_running=True, newest_segment_age=2.0,
+                seq=beat + 1,
+                agent_session="replayed",
+                session_started_at=started,
+                bytes_served=beat * 500_000,
+                segments_served=beat,
+                http_requests=beat,
+                viewers=2,
+                ffmpeg_running=True,
+                newest_segment_age=2.0,
                 stream="alice",
             ),
             now=hour + timedelta(seconds=10 * beat),
-        )  # fmt: skip
+        )
         node.refresh_from_db()
     assert NodeMinute.objects.filter(node=node, stream=alice, minute__lt=hour + timedelta(hours=1)).count() >= 45
 
@@ -72,8 +79,10 @@ def test_heartbeats_become_a_settled_credit_then_an_approved_and_paid_payout(
     (row,) = list(csv.reader(io.StringIO(csv_file.content.decode())))
     assert row[:4] == ["den@example.com", "10.00", "USD", f"payout-{payout_id}"]
     batch = PayoutBatch.objects.get()
-    admin.post("/admin/rewards/payoutbatch/", {"action": "mark_paid", "_selected_action": [batch.pk],
-                                                "apply": "1", "text": "PAYPAL-BATCH-1"})  # fmt: skip
+    admin.post(
+        "/admin/rewards/payoutbatch/",
+        {"action": "mark_paid", "_selected_action": [batch.pk], "apply": "1", "text": "PAYPAL-BATCH-1"},
+    )
 
     mine = friend_client.get("/api/v1/payouts").json()
     assert (mine["balance"], mine["available"]) == ("2.00", "2.00")
@@ -83,5 +92,7 @@ def test_heartbeats_become_a_settled_credit_then_an_approved_and_paid_payout(
     )
     trail = AuditEntry.objects.filter(payout_id=payout_id).order_by("pk").values_list("action", "actor__username")
     assert list(trail) == [
-        ("payout.requested", "friend"), ("payout.approved", "root"), ("payout.paid", "root"),
-    ]  # fmt: skip
+        ("payout.requested", "friend"),
+        ("payout.approved", "root"),
+        ("payout.paid", "root"),
+    ]

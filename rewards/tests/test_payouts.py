@@ -14,9 +14,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     ("kind", "address", "stored"),
-    [("paypal", " friend@example.com ", "friend@example.com"), ("venmo", "@alice-relay", "alice-relay"),
-     ("manual", "bank transfer, ask me", "bank transfer, ask me")],
-)  # fmt: skip
+    [
+        ("paypal", " friend@example.com ", "friend@example.com"),
+        ("venmo", "@alice-relay", "alice-relay"),
+        ("manual", "bank transfer, ask me", "bank transfer, ask me"),
+    ],
+)
 def test_a_friend_sets_a_payout_method(friend, kind, address, stored):
     method = services.set_payout_method(friend, kind=kind, address=address)
     assert (method.kind, method.address) == (kind, stored)
@@ -24,10 +27,15 @@ def test_a_friend_sets_a_payout_method(friend, kind, address, stored):
 
 @pytest.mark.parametrize(
     ("kind", "address", "code"),
-    [("paypal", "not-an-email", "bad_address"), ("paypal", "=cmd@example.com", "bad_address"),
-     ("venmo", "@ab", "bad_address"), ("venmo", "has space", "bad_address"), ("manual", "   ", "bad_address"),
-     ("bitcoin", "x", "bad_method")],
-)  # fmt: skip
+    [
+        ("paypal", "not-an-email", "bad_address"),
+        ("paypal", "=cmd@example.com", "bad_address"),
+        ("venmo", "@ab", "bad_address"),
+        ("venmo", "has space", "bad_address"),
+        ("manual", "   ", "bad_address"),
+        ("bitcoin", "x", "bad_method"),
+    ],
+)
 def test_refuses_a_payout_method_it_cannot_pay(friend, kind, address, code):
     with pytest.raises(services.PayoutError) as refused:
         services.set_payout_method(friend, kind=kind, address=address)
@@ -43,10 +51,18 @@ def test_a_request_keeps_the_address_it_was_made_with(paypal_friend):
 
 @pytest.mark.parametrize(
     ("amount", "code"),
-    [("4.99", "below_minimum"), ("abc", "bad_amount"), ("-5", "bad_amount"), ("10.001", "bad_amount"),
-     ("NaN", "bad_amount"), ("Infinity", "bad_amount"), (True, "bad_amount"), (12.5, "bad_amount"),
-     ("100.01", "insufficient_balance")],
-)  # fmt: skip
+    [
+        ("4.99", "below_minimum"),
+        ("abc", "bad_amount"),
+        ("-5", "bad_amount"),
+        ("10.001", "bad_amount"),
+        ("NaN", "bad_amount"),
+        ("Infinity", "bad_amount"),
+        (True, "bad_amount"),
+        (12.5, "bad_amount"),
+        ("100.01", "insufficient_balance"),
+    ],
+)
 def test_refuses_a_request_below_the_minimum_above_the_balance_or_malformed(paypal_friend, amount, code):
     with pytest.raises(services.PayoutError) as refused:
         services.request_payout(paypal_friend, amount)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from streamrp2p_site.testing.media import require_media
+from testkit.media import require_media
 
 pytestmark = pytest.mark.live
 ROOT = Path(settings.BASE_DIR)
@@ -35,8 +35,9 @@ def demo_processes() -> list[str]:
 def test_a_bounded_demo_shows_every_part_working_and_cleans_up():
     require_media()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    done = subprocess.run(["make", "demo", "DEMO_SECONDS=45"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=200)  # fmt: skip
+    done = subprocess.run(
+        ["make", "demo", "DEMO_SECONDS=45"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=200
+    )
     summary = done.stdout[done.stdout.find("=== demo summary ===") :]
     print(done.stdout[-3000:], done.stderr[-2000:])
     assert done.returncode == 0

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from streamrp2p_site.testing.media import free_port, wait_for_port
+from testkit.media import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

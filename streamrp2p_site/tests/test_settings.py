@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from streamrp2p_site import env
+from core import env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,8 +66,13 @@ def test_refuses_to_start_with_the_development_hook_secret_when_debug_is_off():
 
 
 def test_starts_in_production_mode_when_secrets_and_redis_are_set():
-    result = load_settings(DEBUG="false", SECRET_KEY="x" * 50, HOOK_SECRET="h" * 32, ALLOWED_HOSTS="example.org",
-                           REDIS_URL="redis://127.0.0.1:6379/0")  # fmt: skip
+    result = load_settings(
+        DEBUG="false",
+        SECRET_KEY="x" * 50,
+        HOOK_SECRET="h" * 32,
+        ALLOWED_HOSTS="example.org",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
     assert result.returncode == 0, result.stderr
 
 

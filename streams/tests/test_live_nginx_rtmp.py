@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.conf import settings
 
-from streamrp2p_site.testing.media import NginxRtmpOrigin, publish_test_source, require_media, stop_process
 from streams.models import StreamSession
+from testkit.media import NginxRtmpOrigin, publish_test_source, require_media, stop_process
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 

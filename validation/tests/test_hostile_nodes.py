@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from streamrp2p_site.testing.media import free_port
+from testkit.media import free_port
 from validation import checks
 
 Handler = Callable[[BaseHTTPRequestHandler], None]

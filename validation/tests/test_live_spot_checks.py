@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from nodes import services as node_services
 from nodes.models import Node
-from streamrp2p_site.testing.adversaries import Mirror, Redirector, Silent, StaticHls
-from streamrp2p_site.testing.hls import HlsWatcher, fetch, segment_uris
-from streamrp2p_site.testing.live import eventually
-from streamrp2p_site.testing.media import free_port, publish_test_source, stop_process
 from streams.models import Stream, StreamSession
+from testkit.adversaries import Mirror, Redirector, Silent, StaticHls
+from testkit.fixtures import eventually
+from testkit.hls import HlsWatcher, fetch, segment_uris
+from testkit.media import free_port, publish_test_source, stop_process
 from validation import services
 from validation.tasks import run_spot_checks
 

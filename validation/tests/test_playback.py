@@ -24,14 +24,25 @@ def live_alice(make_stream, post_srs):
 def relaying(node: Node, stream, *, viewers: int = 0, checked: str | None = Outcome.PASS) -> Node:
     now = timezone.now()
     Node.objects.filter(pk=node.pk).update(
-        assigned_stream=stream, relaying_slug=stream.slug, relay_running=True, newest_segment_age=2.0,
-        viewers=viewers, last_seen_at=now, stale_after=now + timedelta(seconds=30),
+        assigned_stream=stream,
+        relaying_slug=stream.slug,
+        relay_running=True,
+        newest_segment_age=2.0,
+        viewers=viewers,
+        last_seen_at=now,
+        stale_after=now + timedelta(seconds=30),
         offline_after=now + timedelta(seconds=60),
-    )  # fmt: skip
+    )
     if checked:
         node.refresh_from_db()
-        SpotCheck.objects.create(node=node, stream=stream, checked_at=now, outcome=checked, latency_ms=5,
-                                 evidence={"playlist": node.hls_url(stream.slug)})  # fmt: skip
+        SpotCheck.objects.create(
+            node=node,
+            stream=stream,
+            checked_at=now,
+            outcome=checked,
+            latency_ms=5,
+            evidence={"playlist": node.hls_url(stream.slug)},
+        )
     return node
 
 

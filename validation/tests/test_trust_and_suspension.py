@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from nodes import services as node_services
 from nodes.models import Approval, Node
-from streamrp2p_site.testing.media import free_port
 from streams.tests.hook_clients import srs_payload
+from testkit.media import free_port
 from validation import services
 from validation.models import NodeTrust, Outcome, SpotCheck
 from validation.tasks import run_spot_checks

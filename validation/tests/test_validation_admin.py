@@ -7,8 +7,8 @@ from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from nodes.models import Approval, Node
-from streamrp2p_site.testing.media import free_port
 from streams.tests.hook_clients import srs_payload
+from testkit.media import free_port
 from validation.models import FlagKind, FraudFlag, NodeTrust, Outcome, SpotCheck
 
 pytestmark = pytest.mark.django_db

@@ -13,11 +13,11 @@ from nodes.models import Node
 from nodes.tests.fixtures import beat_body
 from rewards import services as reward_services
 from rewards.models import PayoutRequest
-from streamrp2p_site.testing.browser import log_in
-from streamrp2p_site.testing.hls import HlsWatcher
-from streamrp2p_site.testing.live import eventually
-from streamrp2p_site.testing.media import publish_test_source, stop_process
 from streams.models import Stream, StreamSession
+from testkit.browser import log_in
+from testkit.fixtures import eventually
+from testkit.hls import HlsWatcher
+from testkit.media import publish_test_source, stop_process
 from validation import services as validation_services
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -37,9 +37,11 @@ def test_a_heartbeat_turns_the_node_online_on_an_open_dashboard_within_a_second(
 
     sent = time.monotonic()
     answer = httpx.post(
-        asgi_site.url + "/api/v1/nodes/heartbeat", json=beat_body(1, "browser-test", viewers=2),
-        headers={"Authorization": f"Bearer {api_key}"}, timeout=10,
-    )  # fmt: skip
+        asgi_site.url + "/api/v1/nodes/heartbeat",
+        json=beat_body(1, "browser-test", viewers=2),
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     page.wait_for_selector(f'[data-node="{node.pk}"] [data-field="status"].online', timeout=1_000)
     elapsed = time.monotonic() - sent
@@ -92,8 +94,11 @@ def test_the_watch_page_plays_the_stream_from_a_verified_friend_node(
         agent = enroll("den").start()
         watcher = HlsWatcher(agent.playlist_url("alice"))
         eventually(lambda: watcher.poll() >= 0 and watcher.segments > 1, 40, "the agent relays alice")
-        eventually(lambda: Node.objects.filter(name="den", relay_running=True, relaying_slug="alice").exists(), 15,
-                   "the agent's heartbeat says it relays")  # fmt: skip
+        eventually(
+            lambda: Node.objects.filter(name="den", relay_running=True, relaying_slug="alice").exists(),
+            15,
+            "the agent's heartbeat says it relays",
+        )
         stream = Stream.objects.get(slug="alice")
         eventually(lambda: HlsWatcher(origin.hls_url("alice")).poll() >= 3, 20, "the origin has an HLS window")
         validation_services.sample_origin(stream)

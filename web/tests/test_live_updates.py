@@ -16,12 +16,12 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from core.live import PUBLIC_GROUP
 from nodes.tests.fixtures import NodeClient
 from rewards import services as reward_services
 from rewards.services import hour_start, settle_hour
 from rewards.tests.helpers import relayed
 from streamrp2p_site.asgi import application
-from streamrp2p_site.live import PUBLIC_GROUP
 from streams.models import Origin, StreamSession
 from streams.tests.hook_clients import srs_payload
 from validation import checks
@@ -189,8 +189,9 @@ def test_spot_check_verdicts_and_credits_reach_only_their_friend(friend, outside
     node, _ = register("den", user=friend)
     stream, _ = make_stream("alice", reward_rate_per_hour=Decimal("6.00"))
     hour = hour_start(timezone.now()) - timedelta(hours=2)
-    StreamSession.objects.create(stream=stream, origin=Origin.SRS, client_id="c", started_at=hour,
-                                 ended_at=hour + timedelta(minutes=30))  # fmt: skip
+    StreamSession.objects.create(
+        stream=stream, origin=Origin.SRS, client_id="c", started_at=hour, ended_at=hour + timedelta(minutes=30)
+    )
     relayed(node, stream, hour, range(30))
     friend_cookie, outsider_cookie = cookie_of(friend), cookie_of(outsider)
 

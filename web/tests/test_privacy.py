@@ -29,10 +29,18 @@ def friends_things(friend, admin_user, register, make_stream):
     stream, key = make_stream("alice", reward_rate_per_hour=Decimal("4.56"))  # owned by `owner`
     # A settled hour credited to the friend's node: earnings pages and APIs read these.
     hour = reward_services.hour_start(timezone.now())
-    settlement = Settlement.objects.create(stream=stream, hour=hour, live_seconds=3600, pool=Decimal("4.56"),
-                                           credited=Decimal("4.56"), nodes=1)  # fmt: skip
-    LedgerEntry.objects.create(user=friend, kind=EntryKind.CREDIT, amount=Decimal("4.56"), settlement=settlement,
-                               node=node, stream=stream, minutes=60)  # fmt: skip
+    settlement = Settlement.objects.create(
+        stream=stream, hour=hour, live_seconds=3600, pool=Decimal("4.56"), credited=Decimal("4.56"), nodes=1
+    )
+    LedgerEntry.objects.create(
+        user=friend,
+        kind=EntryKind.CREDIT,
+        amount=Decimal("4.56"),
+        settlement=settlement,
+        node=node,
+        stream=stream,
+        minutes=60,
+    )
     SpotCheck.objects.create(node=node, checked_at=timezone.now(), outcome=Outcome.PASS, latency_ms=1)
     return stream, key
 

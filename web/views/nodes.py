@@ -1,3 +1,5 @@
+"""Friends' node pages: add a node (enrollment token and commands) and my nodes (live status)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -9,9 +11,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from core.users import signed_in_user
 from nodes import services
 from nodes.models import Node
-from streamrp2p_site.users import signed_in_user
+from rewards import reports
+from rewards import services as reward_services
+from validation.models import SpotCheck
 
 DEFAULT_AGENT_PORT = 8090
 
@@ -40,10 +45,6 @@ def add_node(request: HttpRequest) -> HttpResponse:
 @login_required
 def my_nodes(request: HttpRequest) -> HttpResponse:
     """The friend's home: their nodes (status ticking live), trust, recent checks, today's earnings."""
-    from rewards import reports  # rewards builds on nodes
-    from rewards import services as reward_services
-    from validation.models import SpotCheck
-
     user = signed_in_user(request)
     recent = SpotCheck.objects.order_by("-checked_at")
     nodes = list(

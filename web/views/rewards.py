@@ -15,9 +15,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from core.users import signed_in_user
 from rewards import reports, services
 from rewards.models import MethodKind, PayoutMethod, PayoutRequest
-from streamrp2p_site.users import signed_in_user
 
 CHART_WIDTH, CHART_HEIGHT = 600, 160
 
@@ -29,11 +29,16 @@ def bar_chart(periods: list[dict[str, Any]], *, label_format: str) -> dict[str, 
     bars = []
     for i, period in enumerate(periods):
         height = float(period["amount"] / peak) * (CHART_HEIGHT - 20)
-        bars.append({
-            "x": round(i * slot + slot * 0.1, 1), "width": round(slot * 0.8, 1),
-            "y": round(CHART_HEIGHT - 14 - height, 1), "height": round(height, 1),
-            "label": period["start"].strftime(label_format), "amount": period["amount"],
-        })  # fmt: skip
+        bars.append(
+            {
+                "x": round(i * slot + slot * 0.1, 1),
+                "width": round(slot * 0.8, 1),
+                "y": round(CHART_HEIGHT - 14 - height, 1),
+                "height": round(height, 1),
+                "label": period["start"].strftime(label_format),
+                "amount": period["amount"],
+            }
+        )
     return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "label_every": max(1, len(bars) // 8)}
 
 

@@ -1,9 +1,8 @@
-"""Streamer pages (my streams: key, OBS settings, supporters) and the public watch page."""
+"""Streamer pages: my streams (OBS settings, key rotation, live state, supporters)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,7 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from streamrp2p_site.users import signed_in_user
+from core.users import signed_in_user
+from nodes.models import online_q
+from rewards.models import EntryKind, LedgerEntry
 from streams import services
 from streams.api import streams_with_live_state
 from streams.models import Stream
@@ -27,9 +28,6 @@ def obs_settings(stream: Stream) -> dict[str, str]:
 
 @login_required
 def my_streams(request: HttpRequest) -> HttpResponse:
-    from nodes.models import online_q  # nodes builds on streams
-    from rewards.models import EntryKind, LedgerEntry
-
     owner = signed_in_user(request)
     streams = list(streams_with_live_state().filter(owner=owner))
     now = timezone.now()
@@ -59,9 +57,3 @@ def rotate_key(request: HttpRequest, slug: str) -> HttpResponse:
     request.session["new_stream_key"] = {"slug": stream.slug, "key": key}
     messages.warning(request, f"New key for {stream.slug}: the old key stops working now. Update OBS.")
     return redirect("my-streams")
-
-
-def watch(request: HttpRequest, slug: str) -> HttpResponse:
-    stream = get_object_or_404(streams_with_live_state(), slug=slug)
-    origin_host = urlsplit(stream.origin_hls_url()).netloc
-    return render(request, "streams/watch.html", {"stream": stream, "origin_host": origin_host})

@@ -11,8 +11,6 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from streamrp2p_site.demo import Demo
-
 
 class Command(BaseCommand):
     help = "Run the whole pipeline locally (site, worker, origin, publisher, two agents, checks, settlement)."
@@ -21,6 +19,16 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=None, help="Stop after this long (DEMO_SECONDS).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            # The demo drives the test harness's nginx-rtmp origin, publisher and agents, which the
+            # production image leaves out (with nginx and ffmpeg): it runs from a source checkout.
+            from streamrp2p_site.demo import Demo
+        except ModuleNotFoundError as exc:
+            if exc.name != "testkit" and not str(exc.name).startswith("testkit."):
+                raise
+            raise CommandError(
+                "The demo needs a source checkout (its test harness, testkit/): run `make demo`."
+            ) from None
         database = settings.DATABASES["default"]
         workdir = Path(settings.BASE_DIR) / ".local" / "demo"
         if not str(database["NAME"]).startswith(str(workdir)):
