@@ -72,9 +72,20 @@ def test_register_with_config_after_the_subcommand_saves_there(tmp_path):
         server = await serving(app)
         try:
             return await run_cli(
-                "register", "--config", str(config), "--coordinator", str(server.make_url("")),
-                "--token", "et_once", "--public-url", "http://n:8090/", "--name", "n", "--listen", "127.0.0.1:8091",
-            )  # fmt: skip
+                "register",
+                "--config",
+                str(config),
+                "--coordinator",
+                str(server.make_url("")),
+                "--token",
+                "et_once",
+                "--public-url",
+                "http://n:8090/",
+                "--name",
+                "n",
+                "--listen",
+                "127.0.0.1:8091",
+            )
         finally:
             await server.close()
 
@@ -97,9 +108,16 @@ def test_register_reports_a_refused_token(tmp_path):
         server = await serving(app)
         try:
             return await run_cli(
-                "--config", str(tmp_path / "c.json"), "register", "--coordinator", str(server.make_url("")),
-                "--token", "et_used", "--public-url", "http://n:8090",
-            )  # fmt: skip
+                "--config",
+                str(tmp_path / "c.json"),
+                "register",
+                "--coordinator",
+                str(server.make_url("")),
+                "--token",
+                "et_used",
+                "--public-url",
+                "http://n:8090",
+            )
         finally:
             await server.close()
 
