@@ -237,8 +237,8 @@ class StreamPayoutsQuery(serializers.Serializer[Any]):
 
 class StreamPayoutsView(APIView):
     """Public ``/payouts``: per stream, its settled pools and each node's earnings since ``hours_back``
-    (amounts are decimal strings; nodes by name, never by owner). The shape the first prototype's
-    /payouts had, which tools still read."""
+    (amounts are decimal strings; keyed by node id, with the node's name, never its owner). The
+    shape the first prototype's /payouts had, which tools still read."""
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[type] = []

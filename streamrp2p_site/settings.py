@@ -116,6 +116,9 @@ if not (len(CURRENCY) == 3 and CURRENCY.isalpha() and CURRENCY.isascii()):
 
 INSTALLED_APPS = [
     "daphne",
+    # First among the apps with templates: the site's own pages (login, password change) win over
+    # the admin's copies of the same names, for the admin's password change too.
+    "web",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -133,7 +136,6 @@ INSTALLED_APPS = [
     "validation",
     "rewards",
     "accounts",
-    "web",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,8 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -48,11 +50,23 @@ class DashboardSerializer(serializers.Serializer[Any]):
     streams = LiveStreamSerializer(many=True)
 
 
+class AlwaysJson(BaseContentNegotiation):
+    """JSON whatever the Accept header says: tools that asked for text/html always got JSON here,
+    never a 406."""
+
+    def select_parser(self, request: Request, parsers: Any) -> BaseParser:
+        return parsers[0]  # type: ignore[no-any-return]
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
 class DashboardView(APIView):
     """Live streams and the nodes relaying each (approved, not offline)."""
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[type] = []
+    content_negotiation_class = AlwaysJson
 
     @extend_schema(responses={200: DashboardSerializer}, summary="Live streams and the nodes relaying each")
     def get(self, request: Request) -> Response:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
+import streamr_node as streamr_node_package
 from streamr_node.config import Config, save
 from streamr_node.relay import find_ffmpeg, relay_command
 
@@ -40,6 +42,14 @@ def test_the_agent_needs_no_http_library_but_aiohttp():
         "import streamr_node.cli, streamr_node.agent, streamr_node.coordinator, streamr_node.server"
     )
     subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    # And no other client in its source, at any depth of a function (aiohttp itself uses urllib).
+    others = {"httpx", "requests", "urllib3", "urllib.request", "http.client"}
+    package = Path(streamr_node_package.__file__).parent
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            assert not others & set(names), f"{module.name} imports {others & set(names)}"
 
 
 def streamr_node(*args: str) -> subprocess.CompletedProcess[str]:

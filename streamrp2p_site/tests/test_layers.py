@@ -21,6 +21,10 @@ def tree(tmp_path: Path) -> Path:
     """A copy of the project's packages and contracts to break on purpose."""
     for package in PACKAGES:
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    # The agent too: the copy comes first on the path, before the editable install of the original.
+    shutil.copytree(
+        ROOT / "node_agent" / "streamr_node", tmp_path / "streamr_node", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     return tmp_path
 
@@ -61,6 +65,21 @@ BROKEN_LAYERS = {
         "web/ops.py",
         "from testkit import media  # noqa: F401",
         "web is not allowed to import testkit",
+    ),
+    "the product importing a test module (through which it could reach any layer)": (
+        "nodes/services.py",
+        "def _helper() -> None:\n    from nodes.tests import fixtures  # noqa: F401",
+        "nodes.services -> nodes.tests.fixtures",
+    ),
+    "the node agent importing Django": (
+        "streamr_node/config.py",
+        "from django.conf import settings  # noqa: F401",
+        "streamr_node is not allowed to import django",
+    ),
+    "the node agent importing the site": (
+        "streamr_node/agent.py",
+        "def _peek() -> None:\n    from core import tokens  # noqa: F401",
+        "streamr_node is not allowed to import core",
     ),
 }
 

@@ -14,9 +14,9 @@ from nodes.models import Node
 from streams.models import Stream, StreamSession
 from testkit.adversaries import Mirror, Redirector, Silent, StaticHls
 from testkit.fixtures import eventually
-from testkit.hls import HlsWatcher, fetch, segment_uris
+from testkit.hls import HlsWatcher, fetch
 from testkit.media import free_port, publish_test_source, stop_process
-from validation import services
+from validation import playlists, services
 from validation.tasks import run_spot_checks
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -40,12 +40,12 @@ def record(playlist_url: str, directory: Path) -> int:
     """Save a live playlist and its segments, to replay later as if live."""
     directory.mkdir(parents=True)
     text = fetch(playlist_url).decode()
-    for uri in segment_uris(text):
+    for uri in playlists.uris(text):
         name = Path(uri).name
         (directory / name).write_bytes(fetch(playlist_url.rsplit("/", 1)[0] + "/" + name))
         text = text.replace(uri, name)
     (directory / "index.m3u8").write_text(text)
-    return len(segment_uris(text))
+    return len(playlists.uris(text))
 
 
 def check(node: Node) -> tuple[str, int]:

@@ -71,6 +71,12 @@ def test_nobody_needs_to_sign_in_to_read_it(client):
     assert response.status_code == 200 and response.json()["streams"] == []
 
 
+def test_answers_json_whatever_the_client_accepts(client):
+    response = client.get("/dashboard", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert response.json()["streams"] == []
+
+
 def test_is_described_in_the_openapi_schema(client):
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=io.StringIO(), stderr=io.StringIO())
     schema = client.get("/api/schema/?format=json").json()

@@ -1,5 +1,7 @@
 """Pages for everybody: the home page (live streams first) and a stream's watch page."""
 
+from __future__ import annotations
+
 from urllib.parse import urlsplit
 
 from django.db.models import Count, IntegerField, OuterRef, Subquery
