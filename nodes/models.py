@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
@@ -66,6 +67,9 @@ class Node(models.Model):
     relaying_slug = models.CharField(max_length=64, blank=True)
     relay_running = models.BooleanField(default=False)
     newest_segment_age = models.FloatField(null=True, blank=True)
+    # The address the public host resolved to at the node's last spot-check: nodes behind one
+    # address share one uptime share per stream-minute (one machine, one uplink).
+    endpoint = models.CharField(max_length=45, blank=True, help_text="Resolved address of the public host.")
     anomalies = models.PositiveIntegerField(default=0, help_text="Heartbeat values clamped so far.")
     last_anomaly = models.CharField(max_length=200, blank=True)
     last_anomaly_at = models.DateTimeField(null=True, blank=True)
@@ -131,3 +135,9 @@ class NodeMinute(models.Model):
 
 def online_q(now: datetime) -> Q:
     return Q(stale_after__gt=now)
+
+
+def endpoint_key(endpoint: str, public_url: str) -> str:
+    """What makes two nodes one machine: the resolved address, else the URL's host as written
+    (most friends give an IP address, which needs no resolving)."""
+    return endpoint or (urlsplit(public_url).hostname or "").lower()

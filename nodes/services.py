@@ -60,6 +60,15 @@ def register_node(*, token: str, name: str, public_url: str) -> tuple[Node, str]
         if record.expires_at <= now:
             raise NodeError("token_expired", "This enrollment token has expired; create a new one.", 403)
         # Claim the token with a conditional update: of two concurrent registrations, one wins.
+        # One friend's identities share a machine's uplink: a cap keeps a friend from taking one
+        # share per fake node. The owner's row lock makes two concurrent registrations count in turn.
+        User.objects.select_for_update().filter(pk=record.user_id).first()
+        if Node.objects.filter(owner_id=record.user_id).count() >= settings.NODE_MAX_PER_USER:
+            raise NodeError(
+                "too_many_nodes",
+                f"This account already has {settings.NODE_MAX_PER_USER} node(s), the most one friend may run.",
+                409,
+            )
         if not EnrollmentToken.objects.filter(pk=record.pk, used_at__isnull=True).update(used_at=now):
             raise NodeError("token_used", "This enrollment token was already used.", 403)
         api_key = tokens.new_token(API_KEY_PREFIX)
@@ -315,6 +324,12 @@ def pin(node: Node, stream: Stream | None) -> None:
     node.refresh_from_db()
     if node.assigned_stream_id is None:
         assignment.assign_node(node)
+
+
+def set_endpoint(node: Node, address: str) -> None:
+    """Record the address the node's public host resolves to (the spot-checker resolves it)."""
+    Node.objects.filter(pk=node.pk).update(endpoint=address)
+    node.endpoint = address
 
 
 def suspend(nodes: QuerySet[Node], *, reason: str = "") -> int:

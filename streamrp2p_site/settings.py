@@ -71,8 +71,11 @@ STREAM_SESSION_SILENCE_SECONDS = env_int("STREAM_SESSION_SILENCE_SECONDS", 60, m
 # Node public URLs on loopback/private addresses: fine on one machine, refused in production (the
 # spot-checker fetches these URLs from inside your network).
 NODE_ALLOW_PRIVATE_URLS = env_bool("NODE_ALLOW_PRIVATE_URLS", DEBUG)
-# New nodes wait for an admin's approval before they get an assignment.
-NODE_APPROVAL_REQUIRED = env_bool("NODE_APPROVAL_REQUIRED", False)
+# New nodes wait for an admin's approval before they get an assignment (in production by default:
+# an unreviewed node would relay, and be paid, at once).
+NODE_APPROVAL_REQUIRED = env_bool("NODE_APPROVAL_REQUIRED", not DEBUG)
+# Nodes one account may register: each node takes its own share of a stream-minute.
+NODE_MAX_PER_USER = env_int("NODE_MAX_PER_USER", 3, minimum=1)
 HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 10, minimum=1)
 # A node is stale after missing ~2 heartbeats and offline after ~6.
 NODE_STALE_AFTER_INTERVALS = 2.5
@@ -97,6 +100,11 @@ SPOT_CHECKS_PER_RUN = env_int("SPOT_CHECKS_PER_RUN", 20, minimum=1)  # per minut
 ORIGIN_HISTORY_SECONDS = 600  # origin fingerprints kept per stream to recognise stale recordings
 # A viewer draws at most this much per minute (8 Mbit/s with headroom); beyond: a fraud flag.
 FRAUD_MAX_BYTES_PER_VIEWER_MINUTE = env_int("FRAUD_MAX_BYTES_PER_VIEWER_MINUTE", 150_000_000, minimum=1)
+
+# Playback tickets: a viewer routed to a node reports the segments it loaded with one; reports
+# renew it, so only an idle or copied ticket runs out.
+PLAYBACK_TICKET_SECONDS = env_int("PLAYBACK_TICKET_SECONDS", 900, minimum=60)
+PLAYBACK_REPORT_MIN_SECONDS = env_int("PLAYBACK_REPORT_MIN_SECONDS", 5, minimum=1)  # per ticket
 
 # --- Rewards ------------------------------------------------------------------------------------
 # A node's share of a stream-hour's pool: this weight on its share of relayed minutes, the rest on

@@ -1,4 +1,5 @@
-"""Playback API: which URL a viewer should play a stream from (see playback.py)."""
+"""Playback API: which URL a viewer should play a stream from (see playback.py), and the viewers'
+reports of what they loaded from a node (see services/delivery.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rest_framework.views import APIView
 
 from core.errors import error_body
 from streams.models import Stream
-from validation import playback
+from validation import playback, services
 
 
 class PlaybackSerializer(serializers.Serializer[Any]):
@@ -25,6 +26,9 @@ class PlaybackSerializer(serializers.Serializer[Any]):
     node_id = serializers.IntegerField(allow_null=True)
     node_name = serializers.CharField(allow_null=True)
     candidates = serializers.IntegerField(help_text="Verified nodes relaying the stream now.")
+    ticket = serializers.CharField(
+        allow_null=True, help_text="With a node: report the segments loaded from it with this ticket."
+    )
 
 
 class PlaybackView(APIView):
@@ -49,3 +53,49 @@ class PlaybackView(APIView):
             return Response(error_body("invalid", "exclude must be comma-separated node ids."), status=400)
         choice = playback.choose(stream, exclude=exclude, secure=request.is_secure())
         return Response(PlaybackSerializer(asdict(choice)).data)
+
+
+class SegmentSerializer(serializers.Serializer[Any]):
+    url = serializers.CharField(max_length=300, help_text="The segment's URL on the node, as loaded.")
+    bytes = serializers.IntegerField(min_value=1, max_value=services.delivery.MAX_SEGMENT_BYTES)
+    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="SHA-256 of the segment's bytes, lowercase hex.")
+
+
+class ReportSerializer(serializers.Serializer[Any]):
+    ticket = serializers.CharField(max_length=400)
+    segments = serializers.ListField(child=SegmentSerializer(), max_length=services.delivery.MAX_SEGMENTS_PER_REPORT)
+
+
+class ReportAnswerSerializer(serializers.Serializer[Any]):
+    accepted = serializers.IntegerField(help_text="Segments counted now (each counts once per ticket).")
+    bytes = serializers.IntegerField()
+    ticket = serializers.CharField(help_text="Use this ticket from now on (renewed before it expires).")
+
+
+class ReportView(APIView):
+    """A viewer's report of the segments it loaded from the node its ticket names: the delivery
+    that pays the node."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(
+        request=ReportSerializer,
+        responses={
+            200: ReportAnswerSerializer,
+            400: OpenApiResponse(description="Bad body."),
+            401: OpenApiResponse(description="Bad or expired ticket."),
+            409: OpenApiResponse(description="The ticket's live session has ended."),
+            429: OpenApiResponse(description="Too many reports for this ticket."),
+        },
+        summary="Report segments loaded from a friend node",
+    )
+    def post(self, request: Request) -> Response:
+        form = ReportSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        segments = [
+            services.SegmentReport(url=item["url"], size=item["bytes"], sha256=item["sha256"])
+            for item in form.validated_data["segments"]
+        ]
+        result = services.report_segments(form.validated_data["ticket"], segments)
+        return Response(ReportAnswerSerializer(asdict(result)).data)

@@ -7,7 +7,9 @@ serving them, which is its own verdict.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,6 +152,17 @@ def inspect_node(playlist_url: str, *, node_host: str | None = None) -> Inspecti
             found.outcome = verdict.outcome
             found.evidence["reason"] = verdict.reason[:500]
     return found
+
+
+def address_of(url: str) -> str:
+    """The address the URL's host resolves to now (the first the resolver gives), "" if none:
+    nodes behind one address are one machine, whatever names point at it."""
+    host = urlsplit(url).hostname or ""
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return ""
+    return str(ipaddress.ip_address(str(found[0][4][0]).split("%", 1)[0])) if found else ""
 
 
 def node_identity(public_url: str) -> int | None:

@@ -96,3 +96,43 @@ class FraudFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_id}: {self.kind}"
+
+
+class AttestedMinute(models.Model):
+    """What viewers holding playback tickets said they loaded from a node in one minute: the
+    delivery that pays (never more than the node itself claimed for the hour)."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="+")
+    minute = models.DateTimeField()
+    bytes = models.BigIntegerField(default=0)
+    segments = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["node", "stream", "minute"], name="one_attested_minute_per_node_stream")
+        ]
+        indexes = [models.Index(fields=["stream", "minute"], name="attested_stream_minute_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id}/{self.stream_id} {self.minute:%H:%M}: {self.bytes} B"
+
+
+class DeliveredSegment(models.Model):
+    """One viewer (one ticket) loaded one segment from one node, with the SHA-256 of its bytes:
+    counted once per ticket, and kept for audits that fetch the same segment as a viewer would."""
+
+    ticket = models.CharField(max_length=32)
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="+")
+    url = models.CharField(max_length=300)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    reported_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "url"], name="one_report_per_ticket_segment")]
+        indexes = [models.Index(fields=["node", "-reported_at"], name="delivered_node_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket} {self.url}"

@@ -22,6 +22,7 @@ from django.utils import timezone
 from nodes.models import Approval, Node, online_q
 from streams.models import Stream, StreamSession
 from validation.models import Outcome, SpotCheck
+from validation.services import delivery
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Playback:
     node_id: int | None = None
     node_name: str | None = None
     candidates: int = 0
+    ticket: str | None = None  # for reporting what this viewer loads from the node
 
 
 LOAD_SLACK = 2
@@ -95,4 +97,6 @@ def choose(
         f"Node {node.name} is online, relaying {stream.slug}, passed its last spot-check ({ago}) and has "
         f"{node.viewers} viewer(s), among the least loaded of {len(fresh)} verified node(s)."
     )
-    return Playback(stream.slug, True, "node", node.hls_url(stream.slug), reason, node.pk, node.name, len(fresh))
+    ticket = delivery.issue_ticket(node, session)
+    url = node.hls_url(stream.slug)
+    return Playback(stream.slug, True, "node", url, reason, node.pk, node.name, len(fresh), ticket)

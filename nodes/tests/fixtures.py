@@ -22,7 +22,11 @@ def _fresh_rate_limits() -> None:
 
 
 @pytest.fixture
-def register(friend) -> Callable[..., tuple[Node, str]]:
+def register(friend, settings) -> Callable[..., tuple[Node, str]]:
+    """Registers nodes through the service. Tests build networks of many nodes with one friend, so
+    the per-friend cap is lifted here (test_node_cap.py tests the cap itself)."""
+    settings.NODE_MAX_PER_USER = 1000
+
     def make(name: str = "n1", user: Any = None, public_url: str | None = None) -> tuple[Node, str]:
         _, token = services.create_enrollment_token(user or friend)
         return services.register_node(token=token, name=name, public_url=public_url or f"http://{name}.example:8090")

@@ -1,7 +1,8 @@
 """Settlement: each closed stream-hour's pool, split by verified contribution, into the ledger.
 
-Reads minute buckets (never raw heartbeats), the stream's sessions (how long it was live) and
-validation's failed-check windows. One transaction per stream-hour; the unique constraint on
+Reads minute buckets (never raw heartbeats), the stream's sessions (how long it was live),
+validation's failed-check windows and the bytes viewers attested (never a node's own counters
+alone). One transaction per stream-hour; the unique constraint on
 (stream, hour) makes a repeated or concurrent run credit nothing twice.
 """
 
@@ -16,17 +17,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from core import live
 from core.errors import ServiceError
-from nodes.models import Approval, NodeMinute
+from nodes.models import Approval, NodeMinute, endpoint_key
 from rewards.events import Credited
 from rewards.models import EntryKind, LedgerEntry, Settlement
 from rewards.split import split_pool, to_cents
 from streams.models import Stream, StreamSession
-from validation.services import failed_windows
+from validation.services import attested_bytes, failed_windows
 
 log = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
@@ -40,8 +41,9 @@ class SettlementError(ServiceError):
 class Contribution:
     node_id: int
     user_id: int
-    minutes: int
-    bytes_served: int
+    minutes: int  # minutes relayed: healthy, outside failed-check windows
+    bytes_served: int  # viewer-attested bytes of those minutes, at most what the node claimed
+    uptime: Decimal  # its uptime share in minutes: nodes behind one address share each minute
 
 
 def hour_start(moment: datetime) -> datetime:
@@ -61,8 +63,10 @@ def live_seconds(stream: Stream, start: datetime) -> int:
 
 
 def contributions(stream: Stream, start: datetime) -> list[Contribution]:
-    """Minutes relayed and bytes served per node: buckets of the hour attributed to this stream,
-    with at least one healthy heartbeat, of nodes not suspended, outside failed-check windows."""
+    """Per node: the minutes it relayed (buckets of the hour attributed to this stream, with at
+    least one healthy heartbeat, of nodes not suspended, outside failed-check windows), the bytes
+    viewers attest it delivered in those minutes (capped by what it claimed: its own counters
+    never pay by themselves), and its uptime share, where each minute counts once per address."""
     end = start + HOUR
     buckets = NodeMinute.objects.filter(
         stream=stream, minute__gte=start, minute__lt=end, healthy_heartbeats__gt=0
@@ -70,30 +74,50 @@ def contributions(stream: Stream, start: datetime) -> list[Contribution]:
     voided: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for node_id, since, until in failed_windows(start, end):
         voided[node_id].append((since, until))
-    rows = buckets.exclude(node_id__in=voided).values("node_id", "node__owner_id")
-    totals = rows.annotate(minutes=Count("pk"), sent=Sum("bytes_served"))
-    found = [Contribution(r["node_id"], r["node__owner_id"], r["minutes"], r["sent"] or 0) for r in totals]
-    for node_id, windows in voided.items():  # few nodes: count their valid minutes one by one
-        minutes, sent, owner = 0, 0, None
-        for bucket in buckets.filter(node_id=node_id).select_related("node"):
-            if any(since <= bucket.minute < until for since, until in windows):
-                continue
-            minutes, sent, owner = minutes + 1, sent + bucket.bytes_served, bucket.node.owner_id
-        if minutes and owner is not None:
-            found.append(Contribution(node_id, owner, minutes, sent))
+    attested = attested_bytes(stream.pk, start, end)
+    minutes: dict[int, set[datetime]] = defaultdict(set)
+    claimed: dict[int, int] = defaultdict(int)
+    owner: dict[int, int] = {}
+    place: dict[int, str] = {}
+    rows = buckets.values_list(
+        "node_id", "node__owner_id", "node__endpoint", "node__public_url", "minute", "bytes_served"
+    )
+    for node_id, user_id, endpoint, public_url, minute, sent in rows.iterator(chunk_size=5000):
+        if any(since <= minute < until for since, until in voided.get(node_id, ())):
+            continue
+        minutes[node_id].add(minute)
+        claimed[node_id] += sent
+        owner[node_id] = user_id
+        place[node_id] = endpoint_key(endpoint, public_url)
+    # One machine, one uplink: the nodes behind one address share each minute any of them relayed.
+    behind: dict[str, list[int]] = defaultdict(list)
+    for node_id, key in place.items():
+        behind[key or f"node-{node_id}"].append(node_id)
+    uptime: dict[int, Decimal] = {}
+    for members in behind.values():
+        if len(members) == 1:  # the usual case: a minute is the node's own
+            uptime[members[0]] = Decimal(len(minutes[members[0]]))
+            continue
+        sharing = {minute: sum(minute in minutes[m] for m in members) for m in members for minute in minutes[m]}
+        for node_id in members:
+            uptime[node_id] = sum((Decimal(1) / sharing[minute] for minute in minutes[node_id]), Decimal(0))
+    found = []
+    for node_id, relayed in minutes.items():
+        seen = sum(attested.get((node_id, minute), 0) for minute in relayed)
+        found.append(Contribution(node_id, owner[node_id], len(relayed), min(seen, claimed[node_id]), uptime[node_id]))
     return found
 
 
 def weights(found: list[Contribution]) -> dict[int, Decimal]:
-    """Each node's share of the minutes and of the bytes, mixed by the configured weights."""
-    minutes = sum(c.minutes for c in found)
+    """Each node's share of the uptime and of the attested bytes, mixed by the configured weights."""
+    uptime = sum((c.uptime for c in found), Decimal(0))
     sent = sum(c.bytes_served for c in found)
     minute_weight = Decimal(settings.SETTLEMENT_MINUTES_WEIGHT)
     bytes_weight = Decimal(1) - minute_weight if sent else Decimal(0)
     if not sent:
         minute_weight = Decimal(1)
     return {
-        c.node_id: minute_weight * Decimal(c.minutes) / Decimal(minutes)
+        c.node_id: minute_weight * c.uptime / uptime
         + (bytes_weight * Decimal(c.bytes_served) / Decimal(sent) if sent else Decimal(0))
         for c in found
     }

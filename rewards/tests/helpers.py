@@ -1,4 +1,5 @@
-"""Building blocks for rewards tests: relayed minutes as the heartbeat path would have stored them."""
+"""Building blocks for rewards tests: relayed minutes as the heartbeat path would have stored them,
+and deliveries as viewers' reports would have attested them."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from datetime import datetime, timedelta
 
 from nodes.models import Node, NodeMinute
 from streams.models import Stream
+from validation.models import AttestedMinute
 
 
 def relayed(node: Node, stream: Stream, hour: datetime, minutes: range, bytes_per_minute: int = 1_000_000) -> None:
+    """The node's own heartbeats: healthy minutes and the bytes it claims to have served."""
     NodeMinute.objects.bulk_create(
         NodeMinute(
             node=node,
@@ -18,5 +21,13 @@ def relayed(node: Node, stream: Stream, hour: datetime, minutes: range, bytes_pe
             healthy_heartbeats=6,
             bytes_served=bytes_per_minute,
         )
+        for m in minutes
+    )
+
+
+def attested(node: Node, stream: Stream, hour: datetime, minutes: range, bytes_per_minute: int) -> None:
+    """What viewers with tickets for this node reported loading from it."""
+    AttestedMinute.objects.bulk_create(
+        AttestedMinute(node=node, stream=stream, minute=hour + timedelta(minutes=m), bytes=bytes_per_minute, segments=1)
         for m in minutes
     )

@@ -16,7 +16,7 @@ from nodes import services as node_services
 from nodes.models import Node, NodeMinute
 from rewards import services
 from rewards.models import AppendOnlyError, LedgerEntry, Settlement
-from rewards.tests.helpers import relayed
+from rewards.tests.helpers import attested, relayed
 from validation.models import Outcome, SpotCheck
 
 HOUR = timedelta(hours=1)
@@ -35,18 +35,20 @@ def test_the_pool_follows_live_time_and_credits_add_up_to_it(live_alice, registe
     assert (settlement.live_seconds, settlement.pool) == (1800, Decimal("3.00"))  # half an hour at 6.00
     credits = {e.node_id: e.amount for e in LedgerEntry.objects.filter(settlement=settlement)}
     assert sum(credits.values()) == settlement.pool == settlement.credited
-    # minutes 30:15 and bytes 30:15, so 2/3 and 1/3 of the pool
+    # minutes 30:15 (no viewer attested bytes), so 2/3 and 1/3 of the pool
     assert credits == {first.pk: Decimal("2.00"), second.pk: Decimal("1.00")}
     assert services.balance(friend.pk) == Decimal("3.00")
 
 
-def test_bytes_weigh_in_beside_minutes(live_alice, register, hour, settings):
+def test_viewer_attested_bytes_weigh_in_beside_minutes(live_alice, register, hour, settings):
     settings.SETTLEMENT_MINUTES_WEIGHT = Decimal("0.5")
     alice = live_alice(until=None)  # live the whole hour: pool 6.00
     busy, _ = register("busy")
     idle, _ = register("idle")
     relayed(busy, alice, hour, range(60), bytes_per_minute=3_000_000)
     relayed(idle, alice, hour, range(60), bytes_per_minute=1_000_000)
+    attested(busy, alice, hour, range(60), bytes_per_minute=3_000_000)
+    attested(idle, alice, hour, range(60), bytes_per_minute=1_000_000)
     services.settle_hour(hour)
     credits = {e.node.name: e.amount for e in LedgerEntry.objects.select_related("node")}
     assert credits == {"busy": Decimal("3.75"), "idle": Decimal("2.25")}  # 0.5·½ + 0.5·¾ of 6.00

@@ -113,3 +113,26 @@ def test_env_readers_parse_and_fail_loudly(monkeypatch):
     monkeypatch.setenv("AMOUNT", "Infinity")
     with pytest.raises(ImproperlyConfigured, match="finite"):
         env.env_decimal("AMOUNT", Decimal(0))
+
+
+def production_value(name: str, **environ: str) -> str:
+    """One setting as production (DEBUG off, real secrets, Redis) loads it."""
+    production = {"DEBUG": "false", "SECRET_KEY": "k" * 50, "HOOK_SECRET": "h" * 20, "REDIS_URL": "redis://r:6379/0"}
+    code = f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "streamrp2p_site.settings", **production, **environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def test_production_holds_new_nodes_for_approval_unless_told_otherwise():
+    assert production_value("NODE_APPROVAL_REQUIRED") == "True"
+    assert production_value("NODE_APPROVAL_REQUIRED", NODE_APPROVAL_REQUIRED="false") == "False"
+    assert production_value("NODE_MAX_PER_USER") == "3"

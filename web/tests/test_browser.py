@@ -3,6 +3,7 @@ the admin's approval arrive, and open the watch page to see it play from a verif
 
 from __future__ import annotations
 
+import hashlib
 import time
 from decimal import Decimal
 
@@ -16,9 +17,10 @@ from rewards.models import PayoutRequest
 from streams.models import Stream, StreamSession
 from testkit.browser import log_in
 from testkit.fixtures import eventually
-from testkit.hls import HlsWatcher
+from testkit.hls import HlsWatcher, fetch
 from testkit.media import publish_test_source, stop_process
 from validation import services as validation_services
+from validation.models import AttestedMinute, DeliveredSegment
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 FRIEND_PASSWORD = "friend-pass-123"
@@ -112,5 +114,17 @@ def test_the_watch_page_plays_the_stream_from_a_verified_friend_node(
         page.wait_for_function("document.getElementById('player').currentTime > 1", timeout=30_000)
         screenshot(page, "playing")
         assert page.get_attribute("#source", "data-node") == str(node.pk)
+
+        # The page reports what it loaded from the node, with its ticket: that moves the node's
+        # attested bytes, the delivery that pays. Each report's hashes are the node's real bytes.
+        eventually(lambda: attested_bytes(node) > 0, 30, "the watch page's report reached the site")
+        delivered = DeliveredSegment.objects.filter(node=node).order_by("-reported_at", "-pk").first()
+        assert delivered is not None and delivered.url.startswith(node.hls_url("alice").rsplit("/", 1)[0] + "/")
+        served = fetch(delivered.url)
+        assert (len(served), hashlib.sha256(served).hexdigest()) == (delivered.size, delivered.sha256)
     finally:
         stop_process(publisher)
+
+
+def attested_bytes(node: Node) -> int:
+    return sum(AttestedMinute.objects.filter(node=node).values_list("bytes", flat=True))

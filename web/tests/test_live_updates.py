@@ -27,6 +27,7 @@ from streams.tests.hook_clients import srs_payload
 from validation import checks
 from validation import services as validation_services
 from validation.models import Outcome
+from validation.services import spotchecks
 
 # The consumer reads the database from its own thread: the test data must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -198,9 +199,7 @@ def test_spot_check_verdicts_and_credits_reach_only_their_friend(friend, outside
     def check_then_settle() -> None:
         # The verdict path of validation.services.spot_check, with a node that served stale frames.
         found = checks.Inspection(node_prints=[b"x"], evidence={"playlist": node.hls_url("alice")})
-        validation_services._record(
-            node, stream, found, validation_services.Judgement(Outcome.STALE, 0.0, 0, 1), "test"
-        )
+        spotchecks._record(node, stream, found, validation_services.Judgement(Outcome.STALE, 0.0, 0, 1), "test")
         settle_hour(hour)
 
     async def go():

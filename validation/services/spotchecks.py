@@ -80,6 +80,9 @@ def spot_check(node: Node, *, trigger: str = "schedule") -> SpotCheck:
     if stream is None:
         raise CheckSkipped(f"node {node.pk} relays no live stream")
     found = checks.inspect_node(node.hls_url(stream.slug))
+    endpoint = checks.address_of(node.public_url)
+    if endpoint and endpoint != node.endpoint:
+        node_services.set_endpoint(node, endpoint)
     judgement = Judgement(found.outcome, None, 0, 0) if found.outcome else None
     if judgement is None:
         try:

@@ -1,0 +1,161 @@
+"""Viewer-attested delivery: playback tickets, and viewers' reports of the segments they loaded.
+
+The playback API gives each viewer it routes to a node a ticket: signed with the site's secret,
+naming the node, the stream, the live session and a random id, valid for PLAYBACK_TICKET_SECONDS
+and renewed by the reports themselves. The watch page reports every ~10 s the segments it loaded
+from that node (URL, size, SHA-256 of the bytes). A report counts only
+- with a valid, unexpired ticket whose live session is still live;
+- for segments of that stream on the ticket's node, each once per ticket (a replayed report
+  adds nothing);
+- at most one report per ticket every PLAYBACK_REPORT_MIN_SECONDS, MAX_SEGMENTS_PER_REPORT
+  segments a report, and at most what one viewer can draw in a minute
+  (FRAUD_MAX_BYTES_PER_VIEWER_MINUTE) per ticket and minute.
+Accepted segments add to the node's AttestedMinute. Settlement pays delivery from these, never
+from the node's own counters (and never more than the node itself claimed).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from core.errors import ServiceError
+from nodes.models import Node
+from streams.models import StreamSession
+from validation.models import AttestedMinute, DeliveredSegment
+
+SALT = "streamrp2p.playback-ticket"
+MAX_SEGMENTS_PER_REPORT = 30
+MAX_SEGMENT_BYTES = 32 * 1024 * 1024
+SEGMENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}\.ts$")  # what agents serve (see the agent's server)
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class DeliveryError(ServiceError):
+    """A refused ticket or report."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    node_id: int
+    stream_id: int
+    session_id: int
+    issued_at: int  # unix seconds
+
+
+@dataclass(frozen=True)
+class SegmentReport:
+    url: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    accepted: int
+    bytes: int
+    ticket: str  # the same ticket, or a fresh one once half its life has passed
+
+
+def _sign(ticket: Ticket) -> str:
+    body = {"t": ticket.id, "n": ticket.node_id, "s": ticket.stream_id, "ss": ticket.session_id, "at": ticket.issued_at}
+    return signing.dumps(body, salt=SALT, compress=False)
+
+
+def issue_ticket(node: Node, session: StreamSession) -> str:
+    return _sign(Ticket(secrets.token_hex(8), node.pk, session.stream_id, session.pk, int(time.time())))
+
+
+def read_ticket(value: str) -> Ticket:
+    try:
+        body = signing.loads(value, salt=SALT, max_age=settings.PLAYBACK_TICKET_SECONDS)
+    except signing.SignatureExpired:
+        raise DeliveryError("ticket_expired", "The playback ticket has expired; ask for playback again.", 401) from None
+    except signing.BadSignature:
+        raise DeliveryError("bad_ticket", "This is not a playback ticket of this site.", 401) from None
+    try:
+        return Ticket(str(body["t"]), int(body["n"]), int(body["s"]), int(body["ss"]), int(body["at"]))
+    except (KeyError, TypeError, ValueError):
+        raise DeliveryError("bad_ticket", "This is not a playback ticket of this site.", 401) from None
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def report_segments(value: str, segments: list[SegmentReport], *, now: datetime | None = None) -> ReportResult:
+    """Count the segments a viewer loaded from its ticket's node (see the module's rules)."""
+    ticket = read_ticket(value)
+    node = Node.objects.filter(pk=ticket.node_id).first()
+    session = StreamSession.objects.select_related("stream").filter(pk=ticket.session_id).first()
+    if node is None or session is None or session.stream_id != ticket.stream_id:
+        raise DeliveryError("bad_ticket", "The ticket's node or session no longer exists.", 401)
+    if session.ended_at is not None:
+        raise DeliveryError("session_ended", "The live session this ticket was for has ended.", 409)
+    if len(segments) > MAX_SEGMENTS_PER_REPORT:
+        raise DeliveryError("too_many_segments", f"At most {MAX_SEGMENTS_PER_REPORT} segments a report.", 400)
+    if not cache.add(f"delivery-report:{ticket.id}", 1, timeout=settings.PLAYBACK_REPORT_MIN_SECONDS):
+        raise DeliveryError("rate_limited", "One report per ticket every few seconds.", 429)
+    now = now or timezone.now()
+    prefix = f"{node.public_url.rstrip('/')}/hls/{session.stream.slug}/"
+    wanted: dict[str, SegmentReport] = {}
+    for segment in segments:
+        if (
+            segment.url.startswith(prefix)
+            and SEGMENT_NAME.match(segment.url[len(prefix) :])
+            and 0 < segment.size <= MAX_SEGMENT_BYTES
+            and SHA256.match(segment.sha256)
+        ):
+            wanted.setdefault(segment.url, segment)
+    accepted: list[DeliveredSegment] = []
+    minute = _minute(now)
+    with transaction.atomic():
+        seen = set(DeliveredSegment.objects.filter(ticket=ticket.id, url__in=wanted).values_list("url", flat=True))
+        used = (
+            DeliveredSegment.objects.filter(ticket=ticket.id, reported_at__gte=minute).aggregate(n=Sum("size"))["n"]
+            or 0
+        )
+        budget = settings.FRAUD_MAX_BYTES_PER_VIEWER_MINUTE - used
+        for url, segment in wanted.items():
+            if url in seen or segment.size > budget:
+                continue
+            budget -= segment.size
+            accepted.append(
+                DeliveredSegment(
+                    ticket=ticket.id,
+                    node=node,
+                    stream_id=ticket.stream_id,
+                    url=url,
+                    size=segment.size,
+                    sha256=segment.sha256,
+                    reported_at=now,
+                )
+            )
+        DeliveredSegment.objects.bulk_create(accepted, ignore_conflicts=True)
+        total = sum(segment.size for segment in accepted)
+        if accepted:
+            bucket, _ = AttestedMinute.objects.get_or_create(node=node, stream_id=ticket.stream_id, minute=minute)
+            AttestedMinute.objects.filter(pk=bucket.pk).update(
+                bytes=F("bytes") + total, segments=F("segments") + len(accepted)
+            )
+    renewed = ticket
+    if time.time() - ticket.issued_at > settings.PLAYBACK_TICKET_SECONDS / 2:
+        renewed = Ticket(ticket.id, ticket.node_id, ticket.stream_id, ticket.session_id, int(time.time()))
+    return ReportResult(len(accepted), total, _sign(renewed) if renewed is not ticket else value)
+
+
+def attested_bytes(stream_id: int, start: datetime, end: datetime) -> dict[tuple[int, datetime], int]:
+    """Viewer-attested bytes per (node, minute) of a stream in [start, end)."""
+    rows = AttestedMinute.objects.filter(stream_id=stream_id, minute__gte=start, minute__lt=end)
+    return {(node_id, minute): sent for node_id, minute, sent in rows.values_list("node_id", "minute", "bytes")}

@@ -1,0 +1,191 @@
+"""Viewers attest delivery: the playback API hands a ticket naming the node, and the watch page
+reports the segments it loaded from it. Only valid, live, bounded, first-time reports count."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import timedelta
+
+import pytest
+from django.core import signing
+from django.core.cache import cache
+from django.utils import timezone
+
+from nodes.models import Node
+from streams.models import StreamSession
+from streams.tests.hook_clients import srs_payload
+from validation.models import AttestedMinute, DeliveredSegment, Outcome, SpotCheck
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice(make_stream, post_srs):
+    stream, key = make_stream("alice")
+    assert post_srs(srs_payload("on_publish", key=key)).json() == {"code": 0}
+    return stream
+
+
+def verified(node: Node, stream) -> Node:
+    """Online, relaying ``stream`` and passed a check on its playlist URL: playback routes to it."""
+    now = timezone.now()
+    Node.objects.filter(pk=node.pk).update(
+        assigned_stream=stream,
+        relaying_slug=stream.slug,
+        relay_running=True,
+        newest_segment_age=2.0,
+        last_seen_at=now,
+        stale_after=now + timedelta(seconds=30),
+        offline_after=now + timedelta(seconds=60),
+    )
+    node.refresh_from_db()
+    SpotCheck.objects.create(
+        node=node,
+        stream=stream,
+        checked_at=now,
+        outcome=Outcome.PASS,
+        latency_ms=5,
+        evidence={"playlist": node.hls_url(stream.slug)},
+    )
+    return node
+
+
+def ticket_for(client, node: Node) -> str:
+    body = client.get("/api/v1/streams/alice/playback").json()
+    assert body["source"] == "node" and body["node_id"] == node.pk
+    return body["ticket"]
+
+
+def segment(node: Node, name: str, size: int = 1_000_000) -> dict:
+    return {
+        "url": f"{node.public_url}/hls/alice/{name}.ts",
+        "bytes": size,
+        "sha256": hashlib.sha256(name.encode()).hexdigest(),
+    }
+
+
+def report(client, ticket: str, *segments: dict, fresh: bool = True):
+    if fresh:
+        cache.clear()  # a new report window (the per-ticket rate limit has its own test)
+    return client.post(
+        "/api/v1/playback/reports", {"ticket": ticket, "segments": list(segments)}, content_type="application/json"
+    )
+
+
+def attested_bytes(node: Node) -> int:
+    return sum(AttestedMinute.objects.filter(node=node).values_list("bytes", flat=True))
+
+
+def test_a_viewer_routed_to_a_node_gets_a_ticket_and_its_report_moves_the_nodes_attested_bytes(client, alice, register):
+    node = verified(register("den")[0], alice)
+    ticket = ticket_for(client, node)
+    response = report(client, ticket, segment(node, "seg1"), segment(node, "seg2", 500_000))
+    assert response.status_code == 200, response.json()
+    assert response.json()["accepted"] == 2 and response.json()["bytes"] == 1_500_000
+    assert attested_bytes(node) == 1_500_000
+    assert DeliveredSegment.objects.filter(node=node).count() == 2
+
+
+def test_the_origin_fallback_comes_without_a_ticket(client, alice):
+    body = client.get("/api/v1/streams/alice/playback").json()
+    assert body["source"] == "origin" and body["ticket"] is None
+
+
+def test_a_replayed_report_adds_nothing(client, alice, register):
+    node = verified(register("den")[0], alice)
+    ticket = ticket_for(client, node)
+    assert report(client, ticket, segment(node, "seg1")).json()["accepted"] == 1
+    again = report(client, ticket, segment(node, "seg1"), segment(node, "seg1"))
+    assert again.status_code == 200 and again.json()["accepted"] == 0
+    assert attested_bytes(node) == 1_000_000
+
+
+def test_a_forged_ticket_is_refused(client, alice, register):
+    node = verified(register("den")[0], alice)
+    ticket = ticket_for(client, node)
+    forged = signing.dumps({"t": "x", "n": node.pk, "s": alice.pk, "ss": 1, "at": int(time.time())}, salt="other")
+    for bad in (forged, ticket[:-2] + "xx", "not-a-ticket"):
+        response = report(client, bad, segment(node, "seg1"))
+        assert response.status_code == 401 and response.json()["error"]["code"] == "bad_ticket"
+    assert attested_bytes(node) == 0
+
+
+def test_an_expired_ticket_is_refused(client, alice, register, settings, monkeypatch):
+    settings.PLAYBACK_TICKET_SECONDS = 60
+    node = verified(register("den")[0], alice)
+    issued = time.time() - 61
+    monkeypatch.setattr(time, "time", lambda: issued)  # the ticket was handed out a minute ago
+    ticket = ticket_for(client, node)
+    monkeypatch.undo()
+    response = report(client, ticket, segment(node, "seg1"))
+    assert response.status_code == 401 and response.json()["error"]["code"] == "ticket_expired"
+
+
+def test_reports_renew_a_ticket_past_half_its_life(client, alice, register, settings, monkeypatch):
+    settings.PLAYBACK_TICKET_SECONDS = 60
+    node = verified(register("den")[0], alice)
+    issued = time.time() - 40
+    monkeypatch.setattr(time, "time", lambda: issued)
+    old = ticket_for(client, node)
+    monkeypatch.undo()
+    renewed = report(client, old, segment(node, "seg1")).json()["ticket"]
+    assert renewed != old
+    assert report(client, renewed, segment(node, "seg1")).json()["accepted"] == 0  # the same viewer
+    assert report(client, renewed, segment(node, "seg2")).json()["accepted"] == 1
+
+
+def test_a_ticket_attests_only_its_own_node_and_stream(client, alice, register):
+    mine = verified(register("mine")[0], alice)
+    other, _ = register("other")
+    ticket = ticket_for(client, mine)
+    foreign = [
+        segment(other, "seg1"),  # another node's segment
+        {**segment(mine, "seg2"), "url": f"{mine.public_url}/hls/bob/seg2.ts"},  # another stream
+        {**segment(mine, "seg3"), "url": f"{mine.public_url}/hls/alice/../../etc/passwd"},
+        {**segment(mine, "seg4"), "url": f"{mine.public_url}/hls/alice/index.m3u8"},  # not a segment
+    ]
+    response = report(client, ticket, *foreign)
+    assert response.status_code == 200 and response.json()["accepted"] == 0
+    assert attested_bytes(mine) == attested_bytes(other) == 0
+
+
+def test_reports_after_the_live_session_ended_are_refused(client, alice, register, post_srs):
+    node = verified(register("den")[0], alice)
+    ticket = ticket_for(client, node)
+    StreamSession.objects.update(ended_at=timezone.now())
+    response = report(client, ticket, segment(node, "seg1"))
+    assert response.status_code == 409 and response.json()["error"]["code"] == "session_ended"
+
+
+def test_one_report_per_ticket_every_few_seconds(client, alice, register):
+    node = verified(register("den")[0], alice)
+    ticket = ticket_for(client, node)
+    assert report(client, ticket, segment(node, "seg1")).status_code == 200
+    too_soon = report(client, ticket, segment(node, "seg2"), fresh=False)
+    assert too_soon.status_code == 429 and too_soon.json()["error"]["code"] == "rate_limited"
+    assert attested_bytes(node) == 1_000_000
+
+
+def test_a_ticket_attests_at_most_what_one_viewer_can_draw_in_a_minute(client, alice, register, settings):
+    settings.FRAUD_MAX_BYTES_PER_VIEWER_MINUTE = 3_000_000
+    node = verified(register("den")[0], alice)
+    ticket = ticket_for(client, node)
+    body = report(client, ticket, *(segment(node, f"seg{i}", 1_000_000) for i in range(5))).json()
+    assert body["accepted"] == 3 and attested_bytes(node) == 3_000_000
+    assert report(client, ticket, segment(node, "seg9")).json()["accepted"] == 0  # the same minute
+
+
+def test_bad_bodies_get_a_clear_400(client, alice, register):
+    node = verified(register("den")[0], alice)
+    ticket = ticket_for(client, node)
+    for body in (
+        {},
+        {"ticket": ticket, "segments": "no"},
+        {"ticket": ticket, "segments": [{**segment(node, "s"), "sha256": "XYZ"}]},
+        {"ticket": ticket, "segments": [{**segment(node, "s"), "bytes": -1}]},
+        {"ticket": ticket, "segments": [segment(node, f"s{i}") for i in range(31)]},
+    ):
+        response = client.post("/api/v1/playback/reports", body, content_type="application/json")
+        assert response.status_code == 400, body
+        assert response.json()["error"]["code"] == "invalid"
