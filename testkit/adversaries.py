@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import urllib.parse
@@ -89,6 +90,35 @@ class Mirror(_Server):
             return
         source = urllib.parse.urljoin(self.source_playlist, name)
         _send(request, 200, fetch(source), "video/mp2t")
+
+
+class HeaderCloak(Mirror):
+    """Relays the live stream only to requests that look like the old spot-checker (its User-Agent,
+    ``Accept-Encoding: identity``, no Origin); everyone else gets random bytes as segments."""
+
+    def __init__(self, source_playlist: str) -> None:
+        super().__init__(source_playlist)
+        self.real = 0
+        self.garbage = 0
+
+    @staticmethod
+    def looks_like_the_checker(request: BaseHTTPRequestHandler) -> bool:
+        agent = request.headers.get("User-Agent", "")
+        return (
+            "streamrp2p" in agent
+            or "python" in agent.lower()
+            or request.headers.get("Accept-Encoding", "") == "identity"
+            or request.headers.get("Origin") is None
+        )
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        name = Path(urllib.parse.urlsplit(request.path).path).name
+        if name.endswith(".m3u8") or self.looks_like_the_checker(request):
+            self.real += not name.endswith(".m3u8")
+            super().handle(request)
+            return
+        self.garbage += 1
+        _send(request, 200, os.urandom(300_000), "video/mp2t")
 
 
 class Redirector(_Server):

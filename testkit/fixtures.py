@@ -31,6 +31,7 @@ def live_session_exists() -> bool:
 def site(live_server, settings) -> str:  # type: ignore[no-untyped-def]
     settings.HEARTBEAT_INTERVAL_SECONDS = 2  # quick assignment changes; stored per node at registration
     settings.STREAM_SESSION_SILENCE_SECONDS = 6
+    settings.NODE_MAX_PER_USER = 100  # one test friend runs the honest agents and every adversary
     return str(live_server.url).replace("localhost", "127.0.0.1")
 
 

@@ -7,25 +7,28 @@ serving them, which is its own verdict.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
+import random
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from validation import playlists
+from validation import fetching, playlists
 from validation.fingerprints import MediaError, frame_fingerprints
 
-CONNECT_TIMEOUT = 1.0
-READ_TIMEOUT = 1.5
 MAX_PLAYLIST_BYTES = 256 * 1024
 MAX_SEGMENT_BYTES = 32 * 1024 * 1024
 ORIGIN_SEGMENTS = 8  # newest origin segments compared against (the live window)
-NODE_CHECK_SECONDS = 3.0  # the whole node side of a check, however slowly the node sends
+NODE_CHECK_SECONDS = 5.0  # the whole node side of a check (two segments), however slowly the node sends
+PLAYER_PAUSE = (0.05, 0.4)  # seconds between a player's requests
+CLOAK_MIN_TICKETS = 2  # viewers who must agree on bytes the node did not send the checker
 ORIGIN_CHECK_SECONDS = 10.0
 
 
@@ -54,13 +57,6 @@ class Inspection:
         return int((time.monotonic() - self.started) * 1000)
 
 
-def client() -> httpx.Client:
-    timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
-    # identity: a compressed body could expand far beyond the size caps before we count it.
-    headers = {"User-Agent": "streamrp2p-spotcheck", "Accept-Encoding": "identity"}
-    return httpx.Client(timeout=timeout, follow_redirects=False, headers=headers)
-
-
 def same_host(url: str, host: tuple[str, int]) -> bool:
     return origin_of(url) == host
 
@@ -72,18 +68,18 @@ def origin_of(url: str) -> tuple[str, int]:
     return (parts.hostname or "").lower(), parts.port or default
 
 
-def fetch(http: httpx.Client, url: str, limit: int, *, who: str, deadline: float) -> bytes:
-    """GET with a size cap and a deadline for the whole transfer; failures become verdicts."""
+def fetch(http: httpx.Client, url: str, limit: int, *, who: str, deadline: float, page_url: str = "") -> bytes:
+    """GET as a viewer's browser would, with a size cap and a deadline for the whole transfer;
+    compressed bodies are decoded inside the cap. Failures become verdicts."""
     if time.monotonic() >= deadline:
         raise Verdict("timeout", f"{who} took longer than the check allows")
     try:
-        with http.stream("GET", url) as response:
+        response = fetching.get(http, url, page_url)
+        try:
             if response.is_redirect:
                 raise Verdict("redirect", f"{who} redirected to {response.headers.get('location', '?')}")
             if response.status_code != 200:
                 raise Verdict("unreachable", f"{who} answered HTTP {response.status_code} for {url}")
-            if response.headers.get("content-encoding", "identity").lower() != "identity":
-                raise Verdict("bad_media", f"{who} sent a compressed body for {url}")
             body = bytearray()
             for chunk in response.iter_raw():
                 body += chunk
@@ -91,7 +87,14 @@ def fetch(http: httpx.Client, url: str, limit: int, *, who: str, deadline: float
                     raise Verdict("bad_media", f"{who} sent more than {limit} bytes for {url}")
                 if time.monotonic() >= deadline:  # a trickling sender never ends a read timeout
                     raise Verdict("timeout", f"{who} was still sending {url} at the check's deadline")
-            return bytes(body)
+            encoding = response.headers.get("content-encoding", "")
+        finally:
+            response.close()
+        return fetching.decode(bytes(body), encoding, limit)
+    except fetching.TooLarge as exc:
+        raise Verdict("bad_media", f"{who} sent a body that {exc} for {url}") from None
+    except fetching.Undecodable as exc:
+        raise Verdict("bad_media", f"{who} sent a body that is {exc} for {url}") from None
     except httpx.TimeoutException:
         raise Verdict("timeout", f"{who} did not answer {url} within the timeouts") from None
     except httpx.InvalidURL as exc:
@@ -108,13 +111,20 @@ def media_uris(playlist_url: str, text: str, *, who: str) -> list[str]:
 
 
 def read_playlist(
-    http: httpx.Client, url: str, *, who: str, deadline: float, host: tuple[str, int] | None = None
+    http: httpx.Client,
+    url: str,
+    *,
+    who: str,
+    deadline: float,
+    host: tuple[str, int] | None = None,
+    page_url: str = "",
 ) -> list[str]:
     """Segment URLs of a media playlist; follows one level of master playlist (SRS's hls_ctx).
 
     With ``host``, a playlist that points anywhere else is a redirect, and is not fetched.
     """
-    text = fetch(http, url, MAX_PLAYLIST_BYTES, who=who, deadline=deadline).decode("utf-8", errors="replace")
+    raw = fetch(http, url, MAX_PLAYLIST_BYTES, who=who, deadline=deadline, page_url=page_url)
+    text = raw.decode("utf-8", errors="replace")
     if not playlists.is_playlist(text):
         raise Verdict("bad_media", f"{who} playlist is not HLS")
     uris = media_uris(url, text, who=who)
@@ -122,36 +132,68 @@ def read_playlist(
         url = uris[0]
         if host is not None and not same_host(url, host):
             raise Verdict("redirect", f"{who} playlist points at another host: {url}")
-        text = fetch(http, url, MAX_PLAYLIST_BYTES, who=who, deadline=deadline).decode("utf-8", errors="replace")
+        raw = fetch(http, url, MAX_PLAYLIST_BYTES, who=who, deadline=deadline, page_url=page_url)
+        text = raw.decode("utf-8", errors="replace")
         uris = media_uris(url, text, who=who)
     return uris
 
 
-def inspect_node(playlist_url: str, *, node_host: str | None = None) -> Inspection:
-    """Fetch the node's playlist and newest segment (nothing off its host); fingerprint the frames."""
+def inspect_node(
+    playlist_url: str, *, page_url: str = "", audit: Mapping[str, Mapping[str, int]] | None = None
+) -> Inspection:
+    """Play the node's stream as a viewer would (see fetching.py): the playlist, then the segment
+    viewers most recently reported that is still listed, and the newest, in playlist order with a
+    player's pauses; nothing off the node's host. Fingerprints every frame loaded.
+
+    ``audit`` maps segment URLs to the SHA-256 hashes viewers reported for them, with how many
+    tickets reported each: bytes of ours that viewers never got, where at least CLOAK_MIN_TICKETS
+    viewers agree on other bytes, mean the node serves the checker something else (``cloaked``).
+    """
     found = Inspection()
     found.evidence["playlist"] = playlist_url
     host = origin_of(playlist_url)
     deadline = time.monotonic() + NODE_CHECK_SECONDS
-    with client() as http:
+    audit = audit or {}
+    with fetching.client() as http:
         try:
-            segments = read_playlist(http, playlist_url, who="node", deadline=deadline, host=host)
+            segments = read_playlist(http, playlist_url, who="node", deadline=deadline, host=host, page_url=page_url)
             if not segments:
                 raise Verdict("unreachable", "node playlist lists no segments")
-            newest = segments[-1]
-            found.evidence["segment"] = newest[:500]
-            if not same_host(newest, host):
-                raise Verdict("redirect", f"node lists its segments on another host: {newest[:200]}")
-            data = fetch(http, newest, MAX_SEGMENT_BYTES, who="node", deadline=deadline)
-            found.evidence["segment_bytes"] = len(data)
-            try:
-                found.node_prints = frame_fingerprints(data)
-            except MediaError as exc:
-                raise Verdict("bad_media", str(exc)) from None
+            for url in segments:
+                if not same_host(url, host):
+                    raise Verdict("redirect", f"node lists its segments on another host: {url[:200]}")
+            audited = [url for url in segments[:-1] if url in audit][-1:]
+            chosen = [*audited, segments[-1]] if audited else segments[-2:]
+            found.evidence["segments"] = [url[:300] for url in chosen]
+            for url in chosen:
+                time.sleep(random.uniform(*PLAYER_PAUSE))  # noqa: S311  (jitter, not a secret)
+                data = fetch(http, url, MAX_SEGMENT_BYTES, who="node", deadline=deadline, page_url=page_url)
+                found.evidence["segment_bytes"] = found.evidence.get("segment_bytes", 0) + len(data)
+                _compare_with_viewers(url, data, audit.get(url), found)
+                try:
+                    found.node_prints += frame_fingerprints(data)
+                except MediaError as exc:
+                    raise Verdict("bad_media", str(exc)) from None
         except Verdict as verdict:
             found.outcome = verdict.outcome
             found.evidence["reason"] = verdict.reason[:500]
     return found
+
+
+def _compare_with_viewers(url: str, data: bytes, reported: Mapping[str, int] | None, found: Inspection) -> None:
+    if not reported:
+        return
+    ours = hashlib.sha256(data).hexdigest()
+    found.evidence.setdefault("audited", []).append(url[:300])
+    if ours in reported:
+        return
+    agreed = max(reported.values())
+    if agreed >= CLOAK_MIN_TICKETS:
+        raise Verdict(
+            "cloaked", f"{agreed} viewer(s) reported other bytes for {url[:200]} than the node sent the checker"
+        )
+    # One viewer alone disagreeing proves nothing (a forged report must not frame an honest node).
+    found.evidence["lone_disagreement"] = url[:300]
 
 
 def address_of(url: str) -> str:
@@ -168,7 +210,7 @@ def address_of(url: str) -> str:
 def node_identity(public_url: str) -> int | None:
     """The node id the relay at ``public_url`` reports on /healthz (None if it reports none)."""
     url = public_url.rstrip("/") + "/healthz"
-    with client() as http:
+    with fetching.client() as http:
         try:
             body = fetch(http, url, MAX_PLAYLIST_BYTES, who="node", deadline=time.monotonic() + NODE_CHECK_SECONDS)
             value = json.loads(body).get("node_id")
@@ -180,7 +222,7 @@ def node_identity(public_url: str) -> int | None:
 def origin_window(playlist_url: str, newest: int = ORIGIN_SEGMENTS) -> tuple[list[bytes], list[str]]:
     """Fingerprints of the origin's ``newest`` segments, and which segments they came from."""
     prints: list[bytes] = []
-    with client() as http:
+    with fetching.client() as http:
         try:
             deadline = time.monotonic() + ORIGIN_CHECK_SECONDS
             segments = read_playlist(http, playlist_url, who="origin", deadline=deadline)[-newest:]

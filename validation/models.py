@@ -14,6 +14,7 @@ class Outcome(models.TextChoices):
     MISMATCH = "mismatch", "mismatch (not this stream)"
     REDIRECT = "redirect", "redirect"
     BAD_MEDIA = "bad_media", "bad media"
+    CLOAKED = "cloaked", "cloaked (viewers were sent other bytes)"
 
 
 class SpotCheck(models.Model):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from core import live
@@ -22,11 +23,12 @@ from nodes.models import Approval, Node, online_q
 from streams.models import Stream
 from validation import checks
 from validation.events import CheckVerdict
-from validation.models import NodeTrust, OriginFrame, Outcome, SpotCheck
+from validation.models import DeliveredSegment, NodeTrust, OriginFrame, Outcome, SpotCheck
 
 log = logging.getLogger(__name__)
 
 ORIGIN_SAMPLE_SEGMENTS = 100  # a sample records the origin's whole playlist window
+AUDIT_WINDOW = timedelta(minutes=2)  # segments a relay still lists (10 x 2-6 s windows)
 TRUST_WEIGHT = 0.2  # each check moves the score this far towards 1 (pass) or 0 (fail)
 
 
@@ -79,7 +81,8 @@ def spot_check(node: Node, *, trigger: str = "schedule") -> SpotCheck:
     stream = node.assigned_stream
     if stream is None:
         raise CheckSkipped(f"node {node.pk} relays no live stream")
-    found = checks.inspect_node(node.hls_url(stream.slug))
+    page_url = f"{settings.SITE_URL.rstrip('/')}/watch/{stream.slug}"
+    found = checks.inspect_node(node.hls_url(stream.slug), page_url=page_url, audit=viewer_reports(node, stream))
     endpoint = checks.address_of(node.public_url)
     if endpoint and endpoint != node.endpoint:
         node_services.set_endpoint(node, endpoint)
@@ -104,6 +107,20 @@ def spot_check(node: Node, *, trigger: str = "schedule") -> SpotCheck:
             found.evidence["reason"] = "the relay at this URL reports another node id on /healthz"
             judgement = Judgement(Outcome.MISMATCH, judgement.overlap, judgement.live_matches, 0)
     return _record(node, stream, found, judgement, trigger)
+
+
+def viewer_reports(node: Node, stream: Stream, *, now: datetime | None = None) -> dict[str, dict[str, int]]:
+    """The segments viewers reported loading from the node lately: URL -> {SHA-256: tickets}."""
+    since = (now or timezone.now()) - AUDIT_WINDOW
+    rows = (
+        DeliveredSegment.objects.filter(node=node, stream=stream, reported_at__gte=since)
+        .values("url", "sha256")
+        .annotate(tickets=Count("ticket", distinct=True))
+    )
+    found: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        found[row["url"]][row["sha256"]] = row["tickets"]
+    return dict(found)
 
 
 def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Judgement, trigger: str) -> SpotCheck:
