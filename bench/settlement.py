@@ -21,8 +21,9 @@ from django.utils import timezone
 from nodes.models import Node, NodeMinute
 from rewards import services
 from rewards.models import LedgerEntry
+from rewards.split import sum_to_cents
 from streams import services as stream_services
-from streams.models import Origin, Stream, StreamSession
+from streams.models import Origin, OriginMinute, Stream, StreamSession
 
 
 def buckets(nodes: list[Node], first: int, stream: Stream, hour: datetime) -> list[NodeMinute]:
@@ -50,6 +51,10 @@ def main(nodes: int) -> None:
         )
         hour = services.hour_start(timezone.now()) - timedelta(hours=2)
         StreamSession.objects.update(started_at=hour - timedelta(minutes=5))
+        # The origin's hooks all hour: only minutes it was seen alive in pay.
+        OriginMinute.objects.bulk_create(
+            OriginMinute(stream=stream, minute=hour + timedelta(minutes=m)) for m in range(60)
+        )
         fleet = [
             Node(owner=owner, name=f"n{n}", public_url=f"http://n{n}.example", api_key_hash=f"{n:064d}")
             for n in range(nodes)
@@ -62,7 +67,9 @@ def main(nodes: int) -> None:
         started = time.perf_counter()
         (settlement,) = services.settle_hour(hour)
         elapsed = time.perf_counter() - started
-        credited = LedgerEntry.objects.filter(settlement=settlement).aggregate(total=Sum("amount"))["total"]
+        credited = sum_to_cents(
+            LedgerEntry.objects.filter(settlement=settlement).aggregate(total=Sum("amount"))["total"]
+        )
         print(f"settled one hour of {nodes:,} nodes x 60 buckets on {engine} in {elapsed:.2f} s")
         equal = credited == settlement.pool
         print(f"pool {settlement.pool}, credited {credited} to {settlement.nodes:,} nodes: equal = {equal}")

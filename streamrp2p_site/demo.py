@@ -36,7 +36,7 @@ from nodes.models import Node, NodeMinute
 from rewards import services as reward_services
 from rewards.models import LedgerEntry
 from streams import services as stream_services
-from streams.models import Stream, StreamSession
+from streams.models import OriginMinute, Stream, StreamSession
 from testkit.agents import AgentProcess
 from testkit.media import (
     NginxRtmpOrigin,
@@ -46,7 +46,7 @@ from testkit.media import (
     stop_process,
 )
 from validation import services as validation_services
-from validation.models import OriginFrame, SpotCheck
+from validation.models import AttestedMinute, OriginFrame, SpotCheck
 
 PR_SET_PDEATHSIG = 1
 PASSWORDS = {"admin": "demo-admin-pass", "friend": "demo-friend-pass", "streamer": "demo-streamer-pass"}
@@ -285,6 +285,8 @@ def advance_clock(stream: Stream) -> datetime | None:
     shift = first.started_at - target
     StreamSession.objects.update(started_at=F("started_at") - shift, ended_at=F("ended_at") - shift)
     NodeMinute.objects.update(minute=F("minute") - shift)
+    OriginMinute.objects.update(minute=F("minute") - shift)
+    AttestedMinute.objects.update(minute=F("minute") - shift)
     SpotCheck.objects.update(checked_at=F("checked_at") - shift)
     OriginFrame.objects.update(seen_at=F("seen_at") - shift)
     Node.objects.update(

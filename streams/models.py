@@ -108,3 +108,17 @@ class StreamViewer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream.slug} viewer {self.client_id}"
+
+
+class OriginMinute(models.Model):
+    """A minute in which the origin showed it carried the stream: a publish, a periodic hook
+    (nginx on_update, SRS on_hls) or a readable sample of its HLS. Pools pay only these minutes."""
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="+")
+    minute = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stream", "minute"], name="one_origin_minute_per_stream")]
+
+    def __str__(self) -> str:
+        return f"{self.stream_id} alive {self.minute:%Y-%m-%d %H:%M}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -22,7 +22,7 @@ from core import live as live_updates
 from core.errors import ServiceError
 from streams import keys
 from streams.events import StreamState
-from streams.models import PUBLISH_APP, Origin, Stream, StreamSession, StreamViewer
+from streams.models import PUBLISH_APP, Origin, OriginMinute, Stream, StreamSession, StreamViewer
 from streams.signals import stream_went_live, stream_went_offline
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ def admit_publish(request: PublishRequest) -> StreamSession:
                     publisher_ip=request.ip,
                     started_at=timezone.now(),
                 )
+                _alive(stream.pk, session.started_at)
         except IntegrityError:
             raise PublishRefused("already_live", "Another publisher is live on this stream.", 409) from None
         transaction.on_commit(lambda: stream_went_live.send(sender=Stream, stream=stream, session=session), robust=True)
@@ -181,12 +182,61 @@ def _ended_before(stream: Stream, request: PublishRequest) -> bool:
     ).exists()
 
 
-def record_signal(*, origin: str, slug: str, client_id: str, server_id: str = "") -> bool:
+def record_signal(*, origin: str, slug: str, client_id: str, server_id: str = "", now: datetime | None = None) -> bool:
     """Note that the origin still carries this publish (periodic hooks); False if no such session."""
-    touched = StreamSession.objects.filter(
+    now = now or timezone.now()
+    live = StreamSession.objects.filter(
         stream__slug=slug, ended_at__isnull=True, origin=origin, client_id=client_id, server_id=server_id
-    ).update(last_signal_at=timezone.now())
-    return touched > 0
+    )
+    stream_id = live.values_list("stream_id", flat=True).first()
+    if stream_id is None or not live.update(last_signal_at=now):
+        return False
+    _alive(stream_id, now)
+    return True
+
+
+def record_origin_alive(stream: Stream, *, now: datetime | None = None) -> bool:
+    """The origin's HLS of the live session was readable now (the spot-checker's samples): a sign
+    of life like a hook's. False when the stream has no live session."""
+    now = now or timezone.now()
+    if not StreamSession.objects.filter(stream=stream, ended_at__isnull=True).update(last_signal_at=now):
+        return False
+    _alive(stream.pk, now)
+    return True
+
+
+def _alive(stream_id: int, moment: datetime) -> None:
+    minute = moment.replace(second=0, microsecond=0)
+    OriginMinute.objects.bulk_create([OriginMinute(stream_id=stream_id, minute=minute)], ignore_conflicts=True)
+
+
+def alive_minutes(stream: Stream, start: datetime, end: datetime) -> set[datetime]:
+    """The minutes in [start, end) in which the origin showed the stream was alive."""
+    found = OriginMinute.objects.filter(stream=stream, minute__gte=start, minute__lt=end)
+    return set(found.values_list("minute", flat=True))
+
+
+def close_silent_sessions(*, now: datetime | None = None) -> int:
+    """End live sessions whose origin sent signs of life once but none for
+    STREAM_SESSION_SILENCE_SECONDS (it died without on_unpublish), at their last sign of life:
+    the minutes after it are not live and pay nobody. Sessions that never had a signal (an origin
+    without periodic hooks, not sampled yet) are left to their unpublish or an admin."""
+    now = now or timezone.now()
+    silence = timedelta(seconds=settings.STREAM_SESSION_SILENCE_SECONDS)
+    closed = 0
+    for session in StreamSession.objects.filter(ended_at__isnull=True, last_signal_at__lt=now - silence):
+        with transaction.atomic():
+            # Claimed with a conditional update: a hook or a second worker racing us wins or loses whole.
+            won = StreamSession.objects.filter(
+                pk=session.pk, ended_at__isnull=True, last_signal_at=session.last_signal_at
+            ).update(ended_at=session.last_signal_at, end_reason="silent")
+            if not won:
+                continue
+            session.refresh_from_db()
+            _after_close(session)
+        closed += 1
+        log.info("stream offline: %s (origin silent since %s)", session.stream.slug, session.last_signal_at)
+    return closed
 
 
 def end_publish(
@@ -225,12 +275,15 @@ def end_session(session: StreamSession, *, reason: str) -> bool:
 
 
 def _close_session(session: StreamSession, reason: str) -> None:
-    now = timezone.now()
-    session.ended_at = now
+    session.ended_at = timezone.now()
     session.end_reason = reason
     session.save(update_fields=["ended_at", "end_reason"])
+    _after_close(session)
+
+
+def _after_close(session: StreamSession) -> None:
     # Players cannot outlive the publish at the origin; their stop hooks may never come.
-    StreamViewer.objects.filter(stream_id=session.stream_id, ended_at__isnull=True).update(ended_at=now)
+    StreamViewer.objects.filter(stream_id=session.stream_id, ended_at__isnull=True).update(ended_at=session.ended_at)
     transaction.on_commit(
         lambda: stream_went_offline.send(sender=Stream, stream=session.stream, session=session), robust=True
     )

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from core import live
@@ -26,11 +26,13 @@ from nodes.models import Approval, NodeMinute, endpoint_key
 from rewards.events import Credited
 from rewards.models import EntryKind, LedgerEntry, Settlement
 from rewards.split import split_pool, to_cents
+from streams import services as stream_services
 from streams.models import Stream, StreamSession
 from validation.services import attested_bytes, failed_windows
 
 log = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
 
 class SettlementError(ServiceError):
@@ -51,14 +53,21 @@ def hour_start(moment: datetime) -> datetime:
 
 
 def live_seconds(stream: Stream, start: datetime) -> int:
+    """Seconds of the hour the stream was live and its origin showed it alive: of each minute the
+    origin was seen alive in, the part inside a live session. A session whose origin died without
+    an unpublish pays nothing after its last sign of life."""
     end = start + HOUR
-    total = 0.0
-    sessions = StreamSession.objects.filter(stream=stream, started_at__lt=end).filter(
-        Q(ended_at__isnull=True) | Q(ended_at__gt=start)
+    sessions = list(
+        StreamSession.objects.filter(stream=stream, started_at__lt=end).filter(
+            Q(ended_at__isnull=True) | Q(ended_at__gt=start)
+        )
     )
-    for session in sessions:
-        until = min(session.ended_at or end, end)
-        total += max(0.0, (until - max(session.started_at, start)).total_seconds())
+    total = 0.0
+    for minute in stream_services.alive_minutes(stream, start, end):
+        minute_end = minute + MINUTE
+        for session in sessions:
+            until = min(session.ended_at or minute_end, minute_end)
+            total += max(0.0, (until - max(session.started_at, minute)).total_seconds())
     return int(min(total, 3600))
 
 
@@ -66,45 +75,73 @@ def contributions(stream: Stream, start: datetime) -> list[Contribution]:
     """Per node: the minutes it relayed (buckets of the hour attributed to this stream, with at
     least one healthy heartbeat, of nodes not suspended, outside failed-check windows), the bytes
     viewers attest it delivered in those minutes (capped by what it claimed: its own counters
-    never pay by themselves), and its uptime share, where each minute counts once per address."""
+    never pay by themselves), and its uptime share, where each minute counts once per address.
+    Only minutes in which the origin was seen alive count.
+
+    Totals come from one aggregate query; minute by minute only for the few nodes that need it
+    (a failed check, a shared address, viewers' reports)."""
     end = start + HOUR
-    buckets = NodeMinute.objects.filter(
-        stream=stream, minute__gte=start, minute__lt=end, healthy_heartbeats__gt=0
-    ).exclude(node__approval=Approval.SUSPENDED)
+    alive = stream_services.alive_minutes(stream, start, end)  # minutes the origin vouched for
+    buckets = NodeMinute.objects.filter(stream=stream, minute__in=alive, healthy_heartbeats__gt=0).exclude(
+        node__approval=Approval.SUSPENDED
+    )
     voided: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for node_id, since, until in failed_windows(start, end):
         voided[node_id].append((since, until))
     attested = attested_bytes(stream.pk, start, end)
-    minutes: dict[int, set[datetime]] = defaultdict(set)
-    claimed: dict[int, int] = defaultdict(int)
     owner: dict[int, int] = {}
     place: dict[int, str] = {}
-    rows = buckets.values_list(
-        "node_id", "node__owner_id", "node__endpoint", "node__public_url", "minute", "bytes_served"
+    minutes: dict[int, int] = {}
+    claimed: dict[int, int] = {}
+    totals = (
+        buckets.exclude(node_id__in=voided)
+        .values("node_id", "node__owner_id", "node__endpoint", "node__public_url")
+        .annotate(n=Count("pk"), sent=Sum("bytes_served"))
     )
-    for node_id, user_id, endpoint, public_url, minute, sent in rows.iterator(chunk_size=5000):
-        if any(since <= minute < until for since, until in voided.get(node_id, ())):
-            continue
-        minutes[node_id].add(minute)
-        claimed[node_id] += sent
-        owner[node_id] = user_id
-        place[node_id] = endpoint_key(endpoint, public_url)
+    for row in totals:
+        node_id = row["node_id"]
+        owner[node_id], minutes[node_id], claimed[node_id] = row["node__owner_id"], row["n"], row["sent"] or 0
+        place[node_id] = endpoint_key(row["node__endpoint"], row["node__public_url"])
+    detail: dict[int, dict[datetime, int]] = {}  # node -> its counted minutes and claimed bytes
+
+    def load(node_ids: set[int]) -> None:
+        rows = buckets.filter(node_id__in=node_ids).values_list(
+            "node_id", "node__owner_id", "node__endpoint", "node__public_url", "minute", "bytes_served"
+        )
+        for node_id, user_id, endpoint, public_url, minute, sent in rows.iterator(chunk_size=5000):
+            if any(since <= minute < until for since, until in voided.get(node_id, ())):
+                continue
+            detail.setdefault(node_id, {})[minute] = sent
+            owner[node_id], place[node_id] = user_id, endpoint_key(endpoint, public_url)
+
+    load(set(voided))
+    for node_id in voided:
+        if node_id in detail:
+            minutes[node_id], claimed[node_id] = len(detail[node_id]), sum(detail[node_id].values())
     # One machine, one uplink: the nodes behind one address share each minute any of them relayed.
     behind: dict[str, list[int]] = defaultdict(list)
     for node_id, key in place.items():
-        behind[key or f"node-{node_id}"].append(node_id)
+        if minutes.get(node_id):
+            behind[key or f"node-{node_id}"].append(node_id)
+    shared = {node_id for members in behind.values() if len(members) > 1 for node_id in members}
+    load((shared | {node_id for node_id, _ in attested}) - set(detail))
     uptime: dict[int, Decimal] = {}
     for members in behind.values():
         if len(members) == 1:  # the usual case: a minute is the node's own
-            uptime[members[0]] = Decimal(len(minutes[members[0]]))
+            uptime[members[0]] = Decimal(minutes[members[0]])
             continue
-        sharing = {minute: sum(minute in minutes[m] for m in members) for m in members for minute in minutes[m]}
+        sharing: dict[datetime, int] = defaultdict(int)
         for node_id in members:
-            uptime[node_id] = sum((Decimal(1) / sharing[minute] for minute in minutes[node_id]), Decimal(0))
+            for minute in detail[node_id]:
+                sharing[minute] += 1
+        for node_id in members:
+            uptime[node_id] = sum((Decimal(1) / sharing[minute] for minute in detail[node_id]), Decimal(0))
     found = []
-    for node_id, relayed in minutes.items():
-        seen = sum(attested.get((node_id, minute), 0) for minute in relayed)
-        found.append(Contribution(node_id, owner[node_id], len(relayed), min(seen, claimed[node_id]), uptime[node_id]))
+    for node_id in uptime:
+        seen = sum(attested.get((node_id, minute), 0) for minute in detail.get(node_id, ()))
+        found.append(
+            Contribution(node_id, owner[node_id], minutes[node_id], min(seen, claimed[node_id]), uptime[node_id])
+        )
     return found
 
 

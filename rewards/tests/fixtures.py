@@ -14,7 +14,7 @@ from django.utils import timezone
 from rewards import services
 from rewards.models import LedgerEntry
 from streams import services as stream_services
-from streams.models import Origin, Stream, StreamSession
+from streams.models import Origin, OriginMinute, Stream, StreamSession
 
 HOUR = timedelta(hours=1)
 
@@ -27,16 +27,23 @@ def hour() -> datetime:
 
 @pytest.fixture
 def live_alice(make_stream: Callable[..., tuple[Stream, str]], hour: datetime) -> Callable[..., Stream]:
-    """'alice' (rate 6.00/hour) live from 10 minutes before the hour until 30 minutes into it."""
+    """'alice' (rate 6.00/hour) live from 10 minutes before the hour until 30 minutes into it (or
+    on), its origin alive all that time (``alive=False``: the origin went silent at once)."""
 
-    def go(until: timedelta | None = timedelta(minutes=30)) -> Stream:
+    def go(until: timedelta | None = timedelta(minutes=30), *, alive: bool = True) -> Stream:
         stream, key = make_stream("alice", reward_rate_per_hour=Decimal("6.00"))
         stream_services.admit_publish(
             stream_services.PublishRequest(origin=Origin.SRS, app="live", slug="alice", key=key, client_id="c")
         )
-        StreamSession.objects.update(
-            started_at=hour - timedelta(minutes=10), ended_at=hour + until if until is not None else None
-        )
+        started = hour - timedelta(minutes=10)
+        StreamSession.objects.update(started_at=started, ended_at=hour + until if until is not None else None)
+        OriginMinute.objects.all().delete()  # the publish just now is not in that hour
+        if alive:
+            last = hour + (until if until is not None else HOUR)
+            minutes = int((last - started).total_seconds() // 60)
+            OriginMinute.objects.bulk_create(
+                OriginMinute(stream=stream, minute=started + timedelta(minutes=m)) for m in range(minutes)
+            )
         return stream
 
     return go

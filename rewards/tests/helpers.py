@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from nodes.models import Node, NodeMinute
-from streams.models import Stream
+from streams.models import OriginMinute, Stream
 from validation.models import AttestedMinute
 
 
@@ -30,4 +30,11 @@ def attested(node: Node, stream: Stream, hour: datetime, minutes: range, bytes_p
     AttestedMinute.objects.bulk_create(
         AttestedMinute(node=node, stream=stream, minute=hour + timedelta(minutes=m), bytes=bytes_per_minute, segments=1)
         for m in minutes
+    )
+
+
+def origin_alive(stream: Stream, hour: datetime, minutes: range) -> None:
+    """Minutes in which the origin showed the stream alive (its hooks or a sample)."""
+    OriginMinute.objects.bulk_create(
+        (OriginMinute(stream=stream, minute=hour + timedelta(minutes=m)) for m in minutes), ignore_conflicts=True
     )

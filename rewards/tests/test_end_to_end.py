@@ -15,7 +15,8 @@ from nodes import services as node_services
 from nodes.models import Node, NodeMinute
 from rewards import services
 from rewards.models import AuditEntry, PayoutBatch, PayoutStatus
-from streams.models import StreamSession
+from streams import services as stream_services
+from streams.models import Origin, StreamSession
 from streams.tests.hook_clients import srs_payload
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +55,14 @@ def test_heartbeats_become_a_settled_credit_then_an_approved_and_paid_payout(
             now=hour + timedelta(seconds=10 * beat),
         )
         node.refresh_from_db()
+    for minute in range(60):  # the origin's on_hls hooks all hour, replayed likewise
+        stream_services.record_signal(
+            origin=Origin.SRS,
+            slug="alice",
+            client_id="341w361a",
+            server_id="vid-0xk989d",
+            now=hour + timedelta(minutes=minute, seconds=30),
+        )
     assert NodeMinute.objects.filter(node=node, stream=alice, minute__lt=hour + timedelta(hours=1)).count() >= 45
 
     # The schedule settles the hour once the grace has passed: the stream was live all hour, 12.00.

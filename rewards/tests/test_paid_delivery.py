@@ -10,7 +10,7 @@ import pytest
 from nodes.models import Node
 from rewards import services
 from rewards.models import LedgerEntry
-from rewards.tests.helpers import attested, relayed
+from rewards.tests.helpers import attested, origin_alive, relayed
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +98,23 @@ def test_a_minute_only_one_of_a_machines_nodes_relayed_is_its_alone(live_alice, 
     # The machine relayed each of the 60 minutes, as the honest node did: half the pool each.
     # early: 20 minutes alone + 20 shared halves = 30; late likewise.
     assert credits() == {"honest": Decimal("3.00"), "early": Decimal("1.50"), "late": Decimal("1.50")}
+
+
+def test_minutes_the_origin_was_not_seen_alive_pay_nobody(live_alice, register, hour):
+    alice = live_alice(until=None, alive=False)  # the session stayed open: the origin died silently
+    origin_alive(alice, hour, range(20))  # its hooks and samples stopped after 20 minutes
+    node, _ = register("den")
+    relayed(node, alice, hour, range(60))  # the node kept "relaying" (a frozen window) all hour
+    (settlement,) = services.settle_hour(hour)
+    assert (settlement.live_seconds, settlement.pool) == (1200, Decimal("2.00"))
+    entry = LedgerEntry.objects.get()
+    assert (entry.amount, entry.minutes) == (Decimal("2.00"), 20)
+
+
+def test_an_hour_whose_origin_was_never_seen_alive_has_no_pool(live_alice, register, hour):
+    alice = live_alice(until=None, alive=False)
+    node, _ = register("den")
+    relayed(node, alice, hour, range(60))
+    (settlement,) = services.settle_hour(hour)
+    assert (settlement.pool, settlement.credited) == (Decimal("0.00"), Decimal("0"))
+    assert not LedgerEntry.objects.exists()

@@ -20,6 +20,7 @@ from django.utils import timezone
 from core import live
 from nodes import services as node_services
 from nodes.models import Approval, Node, online_q
+from streams import services as stream_services
 from streams.models import Stream
 from validation import checks
 from validation.events import CheckVerdict
@@ -58,16 +59,24 @@ def judge(node_prints: list[bytes], live: set[bytes], history: set[bytes]) -> Ju
     return Judgement(Outcome.MISMATCH, overlap, live_matches, stale_matches)
 
 
-def record_origin_frames(stream: Stream, prints: list[bytes], *, now: datetime | None = None) -> None:
-    """Add the origin's frames to the stream's rolling history and drop what is too old."""
+def record_origin_frames(stream: Stream, prints: list[bytes], *, now: datetime | None = None) -> bool:
+    """Add the origin's frames to the stream's rolling history and drop what is too old. Frames
+    never seen before show the origin is alive (a dead origin's last playlist can stay readable):
+    that minute counts as live. True when there were such frames."""
     now = now or timezone.now()
+    unique = set(prints)
+    known = OriginFrame.objects.filter(stream=stream, fingerprint__in=unique).count() if unique else 0
     OriginFrame.objects.bulk_create(
-        [OriginFrame(stream=stream, fingerprint=p, seen_at=now) for p in set(prints)],
+        [OriginFrame(stream=stream, fingerprint=p, seen_at=now) for p in unique],
         ignore_conflicts=True,
         batch_size=1000,
     )
     keep = timedelta(seconds=settings.ORIGIN_HISTORY_SECONDS)
     OriginFrame.objects.filter(stream=stream, seen_at__lt=now - keep).delete()
+    fresh = known < len(unique)
+    if fresh:
+        stream_services.record_origin_alive(stream, now=now)
+    return fresh
 
 
 def sample_origin(stream: Stream) -> int:

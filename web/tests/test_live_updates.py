@@ -20,7 +20,7 @@ from core.live import PUBLIC_GROUP
 from nodes.tests.fixtures import NodeClient
 from rewards import services as reward_services
 from rewards.services import hour_start, settle_hour
-from rewards.tests.helpers import relayed
+from rewards.tests.helpers import origin_alive, relayed
 from streamrp2p_site.asgi import application
 from streams.models import Origin, StreamSession
 from streams.tests.hook_clients import srs_payload
@@ -194,6 +194,7 @@ def test_spot_check_verdicts_and_credits_reach_only_their_friend(friend, outside
         stream=stream, origin=Origin.SRS, client_id="c", started_at=hour, ended_at=hour + timedelta(minutes=30)
     )
     relayed(node, stream, hour, range(30))
+    origin_alive(stream, hour, range(30))
     friend_cookie, outsider_cookie = cookie_of(friend), cookie_of(outsider)
 
     def check_then_settle() -> None:
