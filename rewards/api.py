@@ -62,7 +62,8 @@ class MoneyStateSerializer(serializers.Serializer[Any]):
     currency = serializers.CharField()
     balance = money(help_text="Everything owed now (credits less payouts).")
     pending = money(help_text="Requested, awaiting an admin.")
-    available = money(help_text="What a new payout request may ask for.")
+    available = money(help_text="What a new payout request may ask for (vested, less pending).")
+    unvested = money(help_text="Credited, payable once a later check verifies its hours.")
 
 
 class EarningsSerializer(MoneyStateSerializer):
@@ -75,7 +76,13 @@ class EarningsSerializer(MoneyStateSerializer):
 
 def _money_state(user_id: int) -> dict[str, Any]:
     now = services.account(user_id)
-    return {"currency": settings.CURRENCY, "balance": now.balance, "pending": now.pending, "available": now.available}
+    return {
+        "currency": settings.CURRENCY,
+        "balance": now.balance,
+        "pending": now.pending,
+        "available": now.available,
+        "unvested": now.unvested,
+    }
 
 
 class EarningsView(APIView):

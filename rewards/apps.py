@@ -2,6 +2,9 @@ from django.apps import AppConfig
 
 
 class RewardsConfig(AppConfig):
-    """Settlement, the append-only ledger, balances (payouts and leaderboards: next)."""
+    """Settlement, vesting and clawbacks, the append-only ledger, payouts, leaderboards."""
 
     name = "rewards"
+
+    def ready(self) -> None:
+        from rewards import receivers  # noqa: F401  (connects the failed-check receiver)

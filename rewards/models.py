@@ -66,6 +66,7 @@ class EntryKind(models.TextChoices):
     CREDIT = "credit", "relay credit"
     PAYOUT = "payout", "payout"
     CORRECTION = "correction", "correction"
+    CLAWBACK = "clawback", "clawback of an unvested credit"
 
 
 class LedgerEntry(AppendOnlyModel):
@@ -85,6 +86,10 @@ class LedgerEntry(AppendOnlyModel):
     bytes_served = models.PositiveBigIntegerField(default=0)
     memo = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A clawback names the credit it takes back (once: a credit is clawed back at most once).
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="clawback", editable=False
+    )
 
     refusal = "The ledger is append-only: add a correcting entry instead."
 
@@ -105,11 +110,29 @@ class LedgerEntry(AppendOnlyModel):
                 condition=~models.Q(kind="payout") | models.Q(amount__lt=0, payout__isnull=False),
                 name="payout_entries_are_debits_of_a_payout",
             ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="clawback") | models.Q(amount__lt=0, reverses__isnull=False),
+                name="clawbacks_take_back_a_credit",
+            ),
         ]
         indexes = [models.Index(fields=["user", "created_at"], name="ledger_user_time_idx")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} to {self.user_id}"
+
+
+class Vesting(AppendOnlyModel):
+    """A credit became payable: a later passing spot-check of its node covered its hour, or
+    VESTING_HOURS passed without a failure. Written once; a vested credit is never clawed back."""
+
+    credit = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="vesting")
+    vested_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(max_length=64)
+
+    refusal = "Vestings are append-only."
+
+    def __str__(self) -> str:
+        return f"credit {self.credit_id} vested ({self.reason})"
 
 
 class MethodKind(models.TextChoices):

@@ -9,6 +9,10 @@ def settle_due_hours() -> int:
     return len(services.settle_due())
 
 
+def vest_due_credits() -> int:
+    return services.vest_due()
+
+
 def assemble_payout_batches() -> int | None:
     """One PayPal bulk batch of the approved payouts not batched yet; None when there are none."""
     batch = services.assemble_batch()

@@ -113,6 +113,9 @@ SETTLEMENT_MINUTES_WEIGHT = env_decimal("SETTLEMENT_MINUTES_WEIGHT", Decimal("0.
 if not Decimal(0) <= SETTLEMENT_MINUTES_WEIGHT <= Decimal(1):
     raise ImproperlyConfigured("SETTLEMENT_MINUTES_WEIGHT must be between 0 and 1")
 SETTLEMENT_GRACE_SECONDS = env_int("SETTLEMENT_GRACE_SECONDS", 120, minimum=0)  # late heartbeats
+# A credit is payable once a later passing check of its node covers its hour, or after this many
+# hours with no failed check; a failed check first claws back the node's unvested credits.
+VESTING_HOURS = env_int("VESTING_HOURS", 24, minimum=1)
 # Payouts: the smallest amount a friend may request, and the one currency of the ledger (PayPal
 # bulk files hold a single currency).
 PAYOUT_MINIMUM = env_decimal("PAYOUT_MINIMUM", Decimal("5.00"))

@@ -11,13 +11,15 @@ from typing import Any, TypeVar
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Model, QuerySet
+from django.db.models import Avg, Count, Model, OuterRef, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from core.users import signed_in_user
 from rewards import services
 from rewards.models import AuditEntry, PayoutBatch, PayoutMethod, PayoutRequest
+from rewards.split import sum_to_cents
+from validation.models import FraudFlag, NodeTrust
 
 M = TypeVar("M", bound=Model)
 
@@ -145,6 +147,9 @@ class PayoutRequestAdmin(DecisionsAdmin[PayoutRequest]):
         "method",
         "address",
         "status",
+        "trust",
+        "open_flags",
+        "unvested",
         "decided_by",
         "batch",
         "external_reference",
@@ -157,9 +162,39 @@ class PayoutRequestAdmin(DecisionsAdmin[PayoutRequest]):
     inlines = [AuditInline]
     actions = ["approve", "reject", "mark_paid", "export_batch"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PayoutRequest]:
+        # What the approver weighs, per friend, in three subqueries instead of three per row.
+        friend = OuterRef("user_id")
+        trust = NodeTrust.objects.filter(node__owner_id=friend).values("node__owner_id").annotate(a=Avg("score"))
+        flags = FraudFlag.objects.filter(node__owner_id=friend, resolved=False).values("node__owner_id")
+        unvested = services.unvested_credits().filter(user_id=friend).values("user_id").annotate(t=Sum("amount"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                friend_trust=Subquery(trust.values("a")[:1]),
+                friend_flags=Subquery(flags.annotate(n=Count("pk")).values("n")[:1]),
+                friend_unvested=Subquery(unvested.values("t")[:1]),
+            )
+        )
+
+    @admin.display(description="trust (nodes' mean)")
+    def trust(self, payout: PayoutRequest) -> str:
+        score = getattr(payout, "friend_trust", None)
+        return "no checks yet" if score is None else f"{score:.2f}"
+
+    @admin.display(description="open fraud flags")
+    def open_flags(self, payout: PayoutRequest) -> int:
+        return getattr(payout, "friend_flags", None) or 0
+
+    @admin.display(description="unvested")
+    def unvested(self, payout: PayoutRequest) -> str:
+        return str(sum_to_cents(getattr(payout, "friend_unvested", None)))
+
     @admin.display(description="balance now")
     def balance_now(self, payout: PayoutRequest) -> str:
-        return f"{services.balance(payout.user_id)} (requests waiting: {services.pending(payout.user_id)})"
+        now = services.account(payout.user_id)
+        return f"{now.balance}: vested {now.vested}, unvested {now.unvested} (requests waiting: {now.pending})"
 
     @admin.action(description="Approve (debit the ledger)")
     def approve(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> None:

@@ -1,5 +1,7 @@
-"""The one place that changes rewards state: settlement into the ledger, and payouts out of it."""
+"""The one place that changes rewards state: settlement into the ledger, vesting and clawbacks,
+and payouts out of it."""
 
+from rewards.services.ledger import lock_account, unvested, unvested_credits
 from rewards.services.payouts import (
     Account,
     PayoutError,
@@ -29,6 +31,7 @@ from rewards.services.settlement import (
     settle_stream_hour,
     weights,
 )
+from rewards.services.vesting import claw_back, vest_due
 
 __all__ = [
     "Account",
@@ -41,10 +44,12 @@ __all__ = [
     "available",
     "balance",
     "batch_csv",
+    "claw_back",
     "contributions",
     "export_batch",
     "hour_start",
     "live_seconds",
+    "lock_account",
     "mark_batch_paid",
     "mark_paid",
     "parse_amount",
@@ -55,5 +60,8 @@ __all__ = [
     "settle_due",
     "settle_hour",
     "settle_stream_hour",
+    "unvested",
+    "unvested_credits",
+    "vest_due",
     "weights",
 ]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -35,7 +34,9 @@ from rewards.models import (
     PayoutStatus,
 )
 from rewards.services import audit
+from rewards.services.ledger import lock_account, unvested
 from rewards.split import CENT, sum_to_cents
+from validation.models import FraudFlag
 
 LARGEST = Decimal(10**12)  # amounts are stored with 14 digits, 2 of them cents
 VENMO_HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{4,29}$")
@@ -61,30 +62,28 @@ def pending(user_id: int) -> Decimal:
 class Account:
     balance: Decimal
     pending: Decimal
+    unvested: Decimal = Decimal("0.00")  # in the balance, not payable yet (see vesting.py)
+
+    @property
+    def vested(self) -> Decimal:
+        return self.balance - self.unvested
 
     @property
     def available(self) -> Decimal:
-        """The balance less requests still waiting for a decision: what a new request may ask for."""
-        return self.balance - self.pending
+        """The vested balance less requests still waiting for a decision: what a new request may ask for."""
+        return self.vested - self.pending
 
 
 def account(user_id: int) -> Account:
-    return Account(balance(user_id), pending(user_id))
+    return Account(balance(user_id), pending(user_id), unvested(user_id))
 
 
 def available(user_id: int) -> Decimal:
     return account(user_id).available
 
 
-def _lock_account(user_id: int) -> None:
-    """Serialise every change of one user's payable money (a no-op lock on SQLite, whose
-    IMMEDIATE transactions already serialise writers)."""
-    # NO KEY: settlement's inserts that reference the user (a key-share lock) need not wait for it.
-    list(get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk"))
-
-
 def _locked(payout: PayoutRequest) -> PayoutRequest:
-    _lock_account(payout.user_id)
+    lock_account(payout.user_id)
     return PayoutRequest.objects.select_for_update().get(pk=payout.pk)
 
 
@@ -104,7 +103,7 @@ def add_correction(user_id: int, amount: Decimal, *, actor: User, memo: str) -> 
     if actor.pk == user_id:
         raise PayoutError("own_balance", "Nobody corrects their own balance: ask another admin.", status=403)
     with transaction.atomic():
-        _lock_account(user_id)
+        lock_account(user_id)
         before = balance(user_id)
         entry = LedgerEntry.objects.create(user_id=user_id, kind=EntryKind.CORRECTION, amount=amount, memo=memo[:200])
         audit.record("ledger.corrected", actor=actor, user_id=user_id, amount=amount, balance_before=before, memo=memo)
@@ -154,7 +153,7 @@ def set_payout_method(user: User, *, kind: str, address: str) -> PayoutMethod:
     """Set (or replace) where the user is paid. Requests already made keep the address they had."""
     address = _clean_address(kind, address)
     with transaction.atomic():
-        _lock_account(user.pk)
+        lock_account(user.pk)
         before = PayoutMethod.objects.filter(user_id=user.pk).first()
         method, _ = PayoutMethod.objects.update_or_create(user_id=user.pk, defaults={"kind": kind, "address": address})
         audit.record(
@@ -175,7 +174,7 @@ def request_payout(user: User, amount: object) -> PayoutRequest:
     if amount < minimum:
         raise PayoutError("below_minimum", f"The smallest payout is {minimum} {settings.CURRENCY}.")
     with transaction.atomic():
-        _lock_account(user.pk)
+        lock_account(user.pk)
         method = PayoutMethod.objects.filter(user_id=user.pk).first()
         if method is None:
             raise PayoutError("no_method", "Set a payout method (PayPal, Venmo or manual) first.", status=409)
@@ -222,11 +221,18 @@ def approve(payout: PayoutRequest, *, actor: User) -> PayoutRequest:
             raise PayoutError("own_payout", "Nobody approves their own payout: ask another admin.", status=403)
         if locked.status != PayoutStatus.REQUESTED:
             raise _refuse(locked, "approved", "requested")
-        funds = balance(locked.user_id)
+        flags = FraudFlag.objects.filter(node__owner_id=locked.user_id, resolved=False).count()
+        if flags:
+            raise PayoutError(
+                "open_fraud_flags",
+                f"Payout {locked.pk}: the friend has {flags} open fraud flag(s); resolve them first.",
+                status=409,
+            )
+        funds = balance(locked.user_id) - unvested(locked.user_id)
         if locked.amount > funds:
             raise PayoutError(
                 "insufficient_balance",
-                f"Payout {locked.pk} asks {locked.amount} but the balance is {funds} {settings.CURRENCY}.",
+                f"Payout {locked.pk} asks {locked.amount} but the vested balance is {funds} {settings.CURRENCY}.",
                 status=409,
             )
         LedgerEntry.objects.create(

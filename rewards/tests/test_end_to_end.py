@@ -18,6 +18,7 @@ from rewards.models import AuditEntry, PayoutBatch, PayoutStatus
 from streams import services as stream_services
 from streams.models import Origin, StreamSession
 from streams.tests.hook_clients import srs_payload
+from validation.models import Outcome, SpotCheck
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +69,12 @@ def test_heartbeats_become_a_settled_credit_then_an_approved_and_paid_payout(
     # The schedule settles the hour once the grace has passed: the stream was live all hour, 12.00.
     (settlement,) = [s for s in services.settle_due(now=hour + timedelta(hours=1, minutes=5)) if s.hour == hour]
     assert (settlement.pool, settlement.credited, settlement.nodes) == (Decimal("12.00"), Decimal("12.00"), 1)
+
+    # A spot-check after the hour passes: the credit is verified, it vests (the 5-minute schedule).
+    SpotCheck.objects.create(
+        node=node, stream=alice, checked_at=hour + timedelta(hours=1, minutes=10), outcome=Outcome.PASS, latency_ms=5
+    )
+    assert services.vest_due() == 1
 
     # The friend sees the earnings and asks for 10.00 to PayPal through the API.
     friend_client = Client()

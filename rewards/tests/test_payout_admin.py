@@ -133,3 +133,22 @@ def test_payouts_cannot_be_edited_or_deleted_in_the_admin(client, admin_user, re
     assert client.post(f"{CHANGELIST}{payout.pk}/delete/", {"post": "yes"}).status_code == 403
     payout.refresh_from_db()
     assert (payout.status, payout.amount) == (PayoutStatus.REQUESTED, Decimal("10.00"))
+
+
+def test_the_changelist_shows_what_the_approver_weighs(client, admin_user, requests_of, paypal_friend, register):
+    from django.utils import timezone
+
+    from validation.models import FlagKind, FraudFlag, NodeTrust
+
+    requests_of("10.00")
+    node, _ = register("den", user=paypal_friend)
+    NodeTrust.objects.create(node=node, score=0.25, checks=4)
+    FraudFlag.objects.create(node=node, kind=FlagKind.SYBIL, detected_at=timezone.now(), evidence={})
+    LedgerEntry.objects.create(user=paypal_friend, kind="credit", amount=Decimal("3.33"), node=node)  # not vested
+    client.force_login(admin_user)
+    page = client.get(CHANGELIST).content.decode()
+    for column in ("trust", "open_flags", "unvested"):
+        assert f'class="sortable column-{column}' in page or f'class="column-{column}' in page
+    row = page[page.index("friend@example.com") :]
+    assert 'class="field-trust">0.25<' in row and 'class="field-open_flags">1<' in row
+    assert 'class="field-unvested">3.33<' in row

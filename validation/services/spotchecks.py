@@ -25,6 +25,7 @@ from streams.models import Stream
 from validation import checks
 from validation.events import CheckVerdict
 from validation.models import DeliveredSegment, NodeTrust, OriginFrame, Outcome, SpotCheck
+from validation.signals import check_failed
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,8 @@ def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Jud
                 Node.objects.filter(pk=node.pk), reason=f"{trust.consecutive_failures} failed spot-checks"
             )
         trust.save()
+        if not passed:
+            transaction.on_commit(lambda: check_failed.send(sender=SpotCheck, check=check), robust=True)
         live.push(
             CheckVerdict(
                 audience=node.owner_id,
