@@ -31,6 +31,9 @@ class SpotCheck(models.Model):
     stale_matches = models.PositiveIntegerField(default=0, help_text="Frames only in older origin windows.")
     trigger = models.CharField(max_length=16, default="schedule")
     evidence = models.JSONField(default=dict)
+    # unreachable/timeout counts against a node only once a check a minute or more later confirms
+    # it: a rival's short flood must not knock a friend's node out.
+    provisional = models.BooleanField(default=False, help_text="Unconfirmed unreachable/timeout: counts for nothing.")
 
     class Meta:
         ordering = ["-checked_at"]

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from core import live
@@ -30,6 +30,9 @@ from validation.signals import check_failed
 log = logging.getLogger(__name__)
 
 ORIGIN_SAMPLE_SEGMENTS = 100  # a sample records the origin's whole playlist window
+UNANSWERED = {Outcome.UNREACHABLE, Outcome.TIMEOUT}
+CONFIRM_AFTER = timedelta(seconds=60)  # a flood must outlast this to count against a node...
+CONFIRM_WITHIN = timedelta(minutes=10)  # ...and the confirming check comes within this
 AUDIT_WINDOW = timedelta(minutes=2)  # segments a relay still lists (10 x 2-6 s windows)
 TRUST_WEIGHT = 0.2  # each check moves the score this far towards 1 (pass) or 0 (fail)
 
@@ -133,11 +136,26 @@ def viewer_reports(node: Node, stream: Stream, *, now: datetime | None = None) -
     return dict(found)
 
 
+def _unconfirmed(node: Node, outcome: str, now: datetime) -> bool:
+    """An unreachable/timeout verdict stays provisional unless it confirms one the node got at
+    least CONFIRM_AFTER earlier (and within CONFIRM_WITHIN), or continues a confirmed one."""
+    if outcome not in UNANSWERED:
+        return False
+    latest = SpotCheck.objects.filter(node=node).order_by("-checked_at").first()
+    if latest is None or latest.outcome not in UNANSWERED:
+        return True
+    if not latest.provisional:
+        return False  # the node still does not answer: the failure streak goes on
+    return not (now - CONFIRM_WITHIN <= latest.checked_at <= now - CONFIRM_AFTER)
+
+
 def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Judgement, trigger: str) -> SpotCheck:
     now = timezone.now()
     passed = judgement.outcome == Outcome.PASS
+    provisional = _unconfirmed(node, judgement.outcome, now)
     with transaction.atomic():
         check = SpotCheck.objects.create(
+            provisional=provisional,
             node=node,
             stream=stream,
             checked_at=now,
@@ -150,6 +168,9 @@ def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Jud
             trigger=trigger,
             evidence=found.evidence,
         )
+        if provisional:  # recorded and shown, but no trust, suspension or clawback until confirmed
+            _push_verdict(node, check, passed=False, suspended=False)
+            return check
         trust, _ = NodeTrust.objects.select_for_update().get_or_create(node=node)
         trust.score = trust.score * (1 - TRUST_WEIGHT) + (TRUST_WEIGHT if passed else 0.0)
         trust.checks += 1
@@ -168,19 +189,26 @@ def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Jud
         trust.save()
         if not passed:
             transaction.on_commit(lambda: check_failed.send(sender=SpotCheck, check=check), robust=True)
-        live.push(
-            CheckVerdict(
-                audience=node.owner_id,
-                node_id=node.pk,
-                outcome=check.outcome,
-                passed=passed,
-                checked_at=now,
-                detail=f"{check.live_matches} of {check.node_frames} frames in the live window",
-                approval=Approval.SUSPENDED if suspend else node.approval,
-            )
-        )
+        _push_verdict(node, check, passed=passed, suspended=suspend)
     log.info("spot-check node %s on %s: %s (%d ms)", node.pk, stream.slug, check.outcome, check.latency_ms)
     return check
+
+
+def _push_verdict(node: Node, check: SpotCheck, *, passed: bool, suspended: bool) -> None:
+    detail = f"{check.live_matches} of {check.node_frames} frames in the live window"
+    if check.provisional:
+        detail = "no answer: counts only if a check a minute from now confirms it"
+    live.push(
+        CheckVerdict(
+            audience=node.owner_id,
+            node_id=node.pk,
+            outcome=check.outcome,
+            passed=passed,
+            checked_at=check.checked_at,
+            detail=detail,
+            approval=Approval.SUSPENDED if suspended else node.approval,
+        )
+    )
 
 
 def reinstate(nodes: QuerySet[Node]) -> int:
@@ -197,7 +225,15 @@ def pick_nodes(count: int, *, rng: random.Random | None = None) -> list[Node]:
         .select_related("assigned_stream", "trust")
         .order_by("pk")
     )
-    chosen: list[Node] = []
+    # Provisional "no answer" verdicts are confirmed (or cleared) first, once a minute has passed.
+    now = timezone.now()
+    due = set(
+        SpotCheck.objects.filter(provisional=True, checked_at__range=(now - CONFIRM_WITHIN, now - CONFIRM_AFTER))
+        .exclude(node__spot_checks__checked_at__gt=F("checked_at"))
+        .values_list("node_id", flat=True)
+    )
+    chosen = [node for node in candidates if node.pk in due][:count]
+    candidates = [node for node in candidates if node.pk not in due]
     while candidates and len(chosen) < count:
         weights = [_weight(node) for node in candidates]
         node = rng.choices(candidates, weights=weights)[0]
@@ -218,11 +254,12 @@ def failed_windows(start: datetime, end: datetime) -> list[tuple[int, datetime, 
     voids all the time since the node's previous check (since it registered, for a first check).
     Checks are samples, so a cheat is only known to have cheated since the last proof it did not.
     Settlement reads this."""
-    failed = SpotCheck.objects.filter(~Q(outcome=Outcome.PASS), checked_at__gt=start).select_related("node")
+    failed = SpotCheck.objects.filter(~Q(outcome=Outcome.PASS), checked_at__gt=start, provisional=False)
+    failed = failed.select_related("node")
     windows = []
     for check in failed.order_by("node_id", "checked_at"):
         previous = (
-            SpotCheck.objects.filter(node_id=check.node_id, checked_at__lt=check.checked_at)
+            SpotCheck.objects.filter(node_id=check.node_id, checked_at__lt=check.checked_at, provisional=False)
             .order_by("-checked_at")
             .values_list("checked_at", flat=True)
             .first()

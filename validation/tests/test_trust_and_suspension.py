@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 from django.utils import timezone
 
 from nodes import services as node_services
@@ -32,11 +33,21 @@ def relaying(register, node_client, stream_and_key, post_srs, settings):
     return node, agent
 
 
+def unanswered_check(node) -> SpotCheck:
+    """A check of a node that does not answer, then two minutes pass (a "no answer" counts only
+    once a check a minute later confirms it)."""
+    check = services.spot_check(Node.objects.select_related("assigned_stream").get(pk=node.pk))
+    assert check.outcome == Outcome.UNREACHABLE
+    SpotCheck.objects.update(checked_at=F("checked_at") - timedelta(minutes=2))
+    return check
+
+
 def test_three_consecutive_failures_suspend_the_node_and_it_gets_no_assignment(relaying, settings):
     node, agent = relaying
+    first = unanswered_check(node)  # provisional: confirmed by the next one
+    assert first.provisional and not NodeTrust.objects.filter(node=node).exists()
     for _ in range(settings.SPOT_CHECK_FAILURES_TO_SUSPEND):
-        check = services.spot_check(Node.objects.select_related("assigned_stream").get(pk=node.pk))
-        assert check.outcome == Outcome.UNREACHABLE
+        assert not unanswered_check(node).provisional
     node.refresh_from_db()
     trust = NodeTrust.objects.get(node=node)
     assert node.approval == Approval.SUSPENDED and trust.suspended_at is not None
@@ -46,8 +57,8 @@ def test_three_consecutive_failures_suspend_the_node_and_it_gets_no_assignment(r
 
 def test_reinstating_restores_the_node(relaying, settings):
     node, agent = relaying
-    for _ in range(3):
-        services.spot_check(Node.objects.select_related("assigned_stream").get(pk=node.pk))
+    for _ in range(4):
+        unanswered_check(node)
     services.reinstate(Node.objects.filter(pk=node.pk))
     assert NodeTrust.objects.get(node=node).consecutive_failures == 0
     assert agent.beat().json()["assignment"]["stream"] == "alice"
@@ -100,9 +111,9 @@ def test_a_node_approved_from_the_node_admin_without_reinstating_is_suspended_at
     node, _ = relaying
 
     def fail() -> None:
-        services.spot_check(Node.objects.select_related("assigned_stream").get(pk=node.pk))
+        unanswered_check(node)
 
-    for _ in range(settings.SPOT_CHECK_FAILURES_TO_SUSPEND):
+    for _ in range(settings.SPOT_CHECK_FAILURES_TO_SUSPEND + 1):  # the first is provisional
         fail()
     node_services.approve(Node.objects.filter(pk=node.pk))  # the node admin's action, not "reinstate"
     assert Node.objects.get(pk=node.pk).approval == Approval.APPROVED
