@@ -8,42 +8,10 @@ import pytest
 from django.utils import timezone
 
 from nodes.models import Approval, Node
-from streams.tests.hook_clients import srs_payload
 from validation.models import Outcome, SpotCheck
+from validation.tests.playback_helpers import relaying
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def live_alice(make_stream, post_srs):
-    stream, key = make_stream("alice")
-    assert post_srs(srs_payload("on_publish", key=key)).json() == {"code": 0}
-    return stream
-
-
-def relaying(node: Node, stream, *, viewers: int = 0, checked: str | None = Outcome.PASS) -> Node:
-    now = timezone.now()
-    Node.objects.filter(pk=node.pk).update(
-        assigned_stream=stream,
-        relaying_slug=stream.slug,
-        relay_running=True,
-        newest_segment_age=2.0,
-        viewers=viewers,
-        last_seen_at=now,
-        stale_after=now + timedelta(seconds=30),
-        offline_after=now + timedelta(seconds=60),
-    )
-    if checked:
-        node.refresh_from_db()
-        SpotCheck.objects.create(
-            node=node,
-            stream=stream,
-            checked_at=now,
-            outcome=checked,
-            latency_ms=5,
-            evidence={"playlist": node.hls_url(stream.slug)},
-        )
-    return node
 
 
 def playback(client, query=""):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import timedelta
 
 import pytest
 from django.core import signing
@@ -14,41 +13,20 @@ from django.utils import timezone
 
 from nodes.models import Node
 from streams.models import StreamSession
-from streams.tests.hook_clients import srs_payload
-from validation.models import AttestedMinute, DeliveredSegment, Outcome, SpotCheck
+from validation.models import AttestedMinute, DeliveredSegment
+from validation.tests.playback_helpers import relaying
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alice(make_stream, post_srs):
-    stream, key = make_stream("alice")
-    assert post_srs(srs_payload("on_publish", key=key)).json() == {"code": 0}
-    return stream
+def alice(live_alice):
+    return live_alice
 
 
 def verified(node: Node, stream) -> Node:
     """Online, relaying ``stream`` and passed a check on its playlist URL: playback routes to it."""
-    now = timezone.now()
-    Node.objects.filter(pk=node.pk).update(
-        assigned_stream=stream,
-        relaying_slug=stream.slug,
-        relay_running=True,
-        newest_segment_age=2.0,
-        last_seen_at=now,
-        stale_after=now + timedelta(seconds=30),
-        offline_after=now + timedelta(seconds=60),
-    )
-    node.refresh_from_db()
-    SpotCheck.objects.create(
-        node=node,
-        stream=stream,
-        checked_at=now,
-        outcome=Outcome.PASS,
-        latency_ms=5,
-        evidence={"playlist": node.hls_url(stream.slug)},
-    )
-    return node
+    return relaying(node, stream)
 
 
 def ticket_for(client, node: Node) -> str:
