@@ -2,7 +2,8 @@
 
 Starts a real nginx-rtmp origin (no hooks), an 8 Mbit/s ffmpeg publisher, a relay made of the
 agent's own ffmpeg command and a plain HTTP server, then times CHECKS spot-check inspections
-(node playlist + newest segment, origin window, fingerprints, verdict). Usage:
+(node playlist + two segments as a player loads them, origin window, fingerprints, verdict) and
+counts their outcomes: any verdict but pass is a false positive (docs/TRUST.md). Usage:
     .venv/bin/python bench/spotcheck.py [CHECKS]
 """
 
