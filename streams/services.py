@@ -26,6 +26,7 @@ from streams.models import PUBLISH_APP, Origin, OriginMinute, Stream, StreamSess
 from streams.signals import stream_went_live, stream_went_offline
 
 log = logging.getLogger(__name__)
+RESUME_WITHIN = timedelta(hours=1)  # a session ended as silent comes back if its origin speaks within this
 
 
 class StreamError(ServiceError):
@@ -190,8 +191,46 @@ def record_signal(*, origin: str, slug: str, client_id: str, server_id: str = ""
     )
     stream_id = live.values_list("stream_id", flat=True).first()
     if stream_id is None or not live.update(last_signal_at=now):
-        return False
+        return _resume_silent(origin=origin, slug=slug, client_id=client_id, server_id=server_id, now=now)
     _alive(stream_id, now)
+    return True
+
+
+def _resume_silent(*, origin: str, slug: str, client_id: str, server_id: str, now: datetime) -> bool:
+    """The origin speaks again for a publish we ended as silent (the site, its database or the
+    hooks were out for a while; the stream never stopped): reopen that session. The minutes of
+    the silence stay unpaid; nothing vouched for them."""
+    session = (
+        StreamSession.objects.select_related("stream")
+        .filter(
+            stream__slug=slug,
+            origin=origin,
+            client_id=client_id,
+            server_id=server_id,
+            end_reason="silent",
+            ended_at__gte=now - RESUME_WITHIN,
+        )
+        .order_by("-started_at")
+        .first()
+    )
+    if session is None:
+        return False
+    try:
+        with transaction.atomic():
+            # Only if it is still the stream's latest session, and no other publisher went live since.
+            newer = StreamSession.objects.filter(stream_id=session.stream_id, started_at__gt=session.started_at)
+            if newer.exists() or not StreamSession.objects.filter(pk=session.pk, end_reason="silent").update(
+                ended_at=None, end_reason="", last_signal_at=now
+            ):
+                return False
+            _alive(session.stream_id, now)
+    except IntegrityError:  # another session went live meanwhile
+        return False
+    session.refresh_from_db()
+    stream = session.stream
+    transaction.on_commit(lambda: stream_went_live.send(sender=Stream, stream=stream, session=session), robust=True)
+    live_updates.push(StreamState(slug=stream.slug, title=stream.title, live=True, since=session.started_at))
+    log.info("stream live again: %s (its origin spoke after a silence)", slug)
     return True
 
 

@@ -162,14 +162,27 @@ def inspect_node(
             for url in segments:
                 if not same_host(url, host):
                     raise Verdict("redirect", f"node lists its segments on another host: {url[:200]}")
-            audited = [url for url in segments[:-1] if url in audit][-1:]
+            # The segment viewers reported most recently, fetched even if the playlist served to the
+            # checker does not list it: a relay cannot hide it behind other segment names.
+            listed = [url for url in segments[:-1] if url in audit]
+            unlisted = [url for url in audit if same_host(url, host) and url not in segments][-1:]
+            audited = listed[-1:] or unlisted
             chosen = [*audited, segments[-1]] if audited else segments[-2:]
             found.evidence["segments"] = [url[:300] for url in chosen]
             for url in chosen:
                 time.sleep(random.uniform(*PLAYER_PAUSE))  # noqa: S311  (jitter, not a secret)
-                data = fetch(http, url, MAX_SEGMENT_BYTES, who="node", deadline=deadline, page_url=page_url)
+                try:
+                    data = fetch(http, url, MAX_SEGMENT_BYTES, who="node", deadline=deadline, page_url=page_url)
+                except Verdict as gone:
+                    if url not in unlisted or gone.outcome != "unreachable":
+                        raise
+                    # Rotated out of an honest relay's window as well as hidden: no verdict from it.
+                    found.evidence["audited_gone"] = url[:300]
+                    continue
                 found.evidence["segment_bytes"] = found.evidence.get("segment_bytes", 0) + len(data)
                 _compare_with_viewers(url, data, audit.get(url), found)
+                if url in unlisted:
+                    continue  # older than the playlist's window: compared by hash only, not by frames
                 try:
                     found.node_prints += frame_fingerprints(data)
                 except MediaError as exc:
@@ -185,14 +198,14 @@ def _compare_with_viewers(url: str, data: bytes, reported: Mapping[str, int] | N
         return
     ours = hashlib.sha256(data).hexdigest()
     found.evidence.setdefault("audited", []).append(url[:300])
-    if ours in reported:
+    # Tickets are votes: the relay's own tickets reporting the checker's bytes do not outweigh
+    # more viewers who agree they got something else.
+    agreed = max((tickets for digest, tickets in reported.items() if digest != ours), default=0)
+    if agreed == 0:
         return
-    agreed = max(reported.values())
-    if agreed >= CLOAK_MIN_TICKETS:
-        raise Verdict(
-            "cloaked", f"{agreed} viewer(s) reported other bytes for {url[:200]} than the node sent the checker"
-        )
-    # One viewer alone disagreeing proves nothing (a forged report must not frame an honest node).
+    if agreed >= CLOAK_MIN_TICKETS and agreed > reported.get(ours, 0):
+        raise Verdict("cloaked", f"{agreed} viewers were sent other bytes for {url[:200]} than the checker")
+    # Fewer disagreeing viewers than that proves nothing (forged reports must not frame an honest node).
     found.evidence["lone_disagreement"] = url[:300]
 
 
@@ -214,7 +227,7 @@ def node_identity(public_url: str) -> int | None:
         try:
             body = fetch(http, url, MAX_PLAYLIST_BYTES, who="node", deadline=time.monotonic() + NODE_CHECK_SECONDS)
             value = json.loads(body).get("node_id")
-        except (Verdict, ValueError, AttributeError):
+        except (Verdict, ValueError, AttributeError, RecursionError):
             return None
     return value if isinstance(value, int) else None
 

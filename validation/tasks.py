@@ -51,4 +51,7 @@ def sample_origins(duration: float = 50.0, every: float = 5.0) -> int:
 
 
 def detect_fraud() -> int:
+    """Fraud signals, every 10 minutes; also drops viewers' per-segment reports older than a day
+    (written by an open endpoint, they would otherwise grow without bound)."""
+    services.delivery.prune_deliveries()
     return fraud.detect_all()

@@ -82,7 +82,7 @@ def contributions(stream: Stream, start: datetime) -> list[Contribution]:
     (a failed check, a shared address, viewers' reports)."""
     end = start + HOUR
     alive = stream_services.alive_minutes(stream, start, end)  # minutes the origin vouched for
-    buckets = NodeMinute.objects.filter(stream=stream, minute__in=alive, healthy_heartbeats__gt=0).exclude(
+    buckets = NodeMinute.objects.filter(_within(alive), stream=stream, healthy_heartbeats__gt=0).exclude(
         node__approval=Approval.SUSPENDED
     )
     voided: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
@@ -142,6 +142,23 @@ def contributions(stream: Stream, start: datetime) -> list[Contribution]:
         found.append(
             Contribution(node_id, owner[node_id], minutes[node_id], min(seen, claimed[node_id]), uptime[node_id])
         )
+    return found
+
+
+def _within(minutes: set[datetime]) -> Q:
+    """Buckets in these minutes, as ranges of consecutive minutes: ranges, not equality, because
+    the heartbeat path's raw upsert and the ORM write datetimes differently on SQLite."""
+    if not minutes:
+        return Q(pk__in=[])
+    runs: list[list[datetime]] = []
+    for minute in sorted(minutes):
+        if runs and minute - runs[-1][1] == MINUTE:
+            runs[-1][1] = minute
+        else:
+            runs.append([minute, minute])
+    found = Q()
+    for first, last in runs:
+        found |= Q(minute__gte=first, minute__lt=last + MINUTE)
     return found
 
 

@@ -2,7 +2,7 @@
 
 Spot-checks are samples, so a node is only known honest up to its last passing check. A credit
 vests when a later passing check of its node covers its hour (checked after the hour ended), or
-after VESTING_HOURS with no failed check of the node since the hour began. A failed check claws
+after VESTING_HOURS with no confirmed failed check of the node since the hour ended. A failed check claws
 back, with new ledger entries, the node's unvested credits for hours that ended after its last
 pass. A vested credit is never clawed back; a clawed-back one never vests. Both run under the
 user's account lock, as payouts do, so they never race each other or a payout.
@@ -35,15 +35,29 @@ def _hour_end() -> ExpressionWrapper[Any]:
 def vest_due(*, now: datetime | None = None) -> int:
     """Vest every credit whose hour a later pass covered, or that waited VESTING_HOURS unfailed."""
     now = now or timezone.now()
-    covered = SpotCheck.objects.filter(node=OuterRef("node_id"), outcome=Outcome.PASS, checked_at__gte=_hour_end())
-    failed = SpotCheck.objects.filter(node=OuterRef("node_id"), checked_at__gte=OuterRef("settlement__hour")).exclude(
+    # A confirmed failure after the hour (one inside it voided its minutes before settlement)
+    # should have clawed the credit back; if that was lost (a crashed worker), the money waits:
+    # only a pass with no confirmed failure between the hour's end and it covers the hour.
+    hour_end_of_credit = ExpressionWrapper(
+        OuterRef(OuterRef("settlement__hour")) + Value(HOUR), output_field=DateTimeField()
+    )
+    failed_before = SpotCheck.objects.filter(
+        node=OuterRef("node_id"),
+        provisional=False,
+        checked_at__gte=hour_end_of_credit,
+        checked_at__lt=OuterRef("checked_at"),
+    ).exclude(outcome=Outcome.PASS)
+    covered = SpotCheck.objects.filter(
+        node=OuterRef("node_id"), outcome=Outcome.PASS, checked_at__gte=_hour_end()
+    ).exclude(Exists(failed_before))
+    failed = SpotCheck.objects.filter(node=OuterRef("node_id"), checked_at__gte=_hour_end(), provisional=False).exclude(
         outcome=Outcome.PASS
     )
     waited = now - timedelta(hours=settings.VESTING_HOURS) - HOUR
     due = (
         unvested_credits()
         .annotate(covered=Exists(covered), failed=Exists(failed))
-        .filter(Q(covered=True) | Q(failed=False, settlement__hour__lte=waited))
+        .filter(Q(covered=True) | Q(settlement__hour__lte=waited, failed=False))
         .values_list("pk", "user_id", "covered")
     )
     by_user: dict[int, dict[int, bool]] = defaultdict(dict)
@@ -53,7 +67,8 @@ def vest_due(*, now: datetime | None = None) -> int:
     for user_id, credits in by_user.items():
         with transaction.atomic():
             lock_account(user_id)  # a clawback of the same credits waits, then finds them vested
-            still = unvested_credits(user_id).filter(pk__in=credits).values_list("pk", flat=True)
+            # Decided again under the lock: a failure or clawback may have come in since.
+            still = [row[0] for row in due.filter(user_id=user_id, pk__in=credits)]
             rows = [
                 Vesting(credit_id=pk, reason="covered by a later pass" if credits[pk] else "waited without a failure")
                 for pk in still

@@ -125,3 +125,17 @@ def test_payouts_wait_while_the_friend_has_open_fraud_flags(earned, friend, hour
     assert refused.value.code == "open_fraud_flags"
     FraudFlag.objects.filter(pk=flag.pk).update(resolved=True)
     assert services.approve(payout, actor=admin_user).status == "approved"
+
+
+def test_a_credit_whose_clawback_was_lost_waits_instead_of_vesting(earned, friend, hour):
+    # A confirmed failure after the hour whose clawback never ran (e.g. the worker crashed)...
+    check(earned, "mismatch", hour + HOUR + timedelta(minutes=5))
+    check(earned, Outcome.PASS, hour + HOUR + timedelta(minutes=30))  # ...then the cheat passes once
+    assert services.vest_due(now=hour + 48 * HOUR) == 0
+    assert services.account(friend.pk).available == Decimal("0.00")
+
+
+def test_a_failure_inside_the_hour_was_settled_for_and_does_not_block_vesting(earned, friend, hour):
+    SpotCheck.objects.create(node=earned, checked_at=hour + timedelta(minutes=10), outcome="stale", latency_ms=5)
+    check(earned, Outcome.PASS, hour + HOUR + timedelta(minutes=3))
+    assert services.vest_due() == 1

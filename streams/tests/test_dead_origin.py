@@ -98,3 +98,22 @@ def test_a_killed_origin_ends_its_session_at_its_last_hook(origin, make_stream, 
         assert not OriginMinute.objects.filter(minute__gt=died).exists()
     finally:
         stop_process(publisher)
+
+
+@pytest.mark.django_db
+def test_a_session_ended_as_silent_comes_back_when_its_origin_speaks_again(make_stream, settings):
+    """The site (or its hooks) was out for longer than the silence: the publish never stopped."""
+    settings.STREAM_SESSION_SILENCE_SECONDS = 60
+    stream, _ = make_stream("alice")
+    session = open_session(stream, signal_ago=300)
+    assert services.close_silent_sessions() == 1
+    back = timezone.now()
+    assert services.record_signal(origin=Origin.SRS, slug="alice", client_id=session.client_id, now=back)
+    session.refresh_from_db()
+    assert (session.ended_at, session.last_signal_at) == (None, back)
+    # Another publisher took over meanwhile: the old one does not come back.
+    services.close_silent_sessions(now=back + timedelta(minutes=5))
+    StreamSession.objects.create(
+        stream=stream, origin=Origin.SRS, client_id="new", started_at=back + timedelta(minutes=6)
+    )
+    assert not services.record_signal(origin=Origin.SRS, slug="alice", client_id=session.client_id)

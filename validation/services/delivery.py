@@ -20,7 +20,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -35,9 +35,10 @@ from streams.models import StreamSession
 from validation.models import AttestedMinute, DeliveredSegment
 
 SALT = "streamrp2p.playback-ticket"
+KEEP_DELIVERIES = timedelta(days=1)
 MAX_SEGMENTS_PER_REPORT = 30
 MAX_SEGMENT_BYTES = 32 * 1024 * 1024
-SEGMENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}\.ts$")  # what agents serve (see the agent's server)
+SEGMENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}\.ts")  # what agents serve (see the agent's server)
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -113,7 +114,7 @@ def report_segments(value: str, segments: list[SegmentReport], *, now: datetime 
     for segment in segments:
         if (
             segment.url.startswith(prefix)
-            and SEGMENT_NAME.match(segment.url[len(prefix) :])
+            and SEGMENT_NAME.fullmatch(segment.url[len(prefix) :])
             and 0 < segment.size <= MAX_SEGMENT_BYTES
             and SHA256.match(segment.sha256)
         ):
@@ -143,6 +144,9 @@ def report_segments(value: str, segments: list[SegmentReport], *, now: datetime 
                 )
             )
         DeliveredSegment.objects.bulk_create(accepted, ignore_conflicts=True)
+        # Count what this report inserted (a concurrent report of the same ticket may have won some
+        # of these segments): its rows carry this report's own timestamp.
+        accepted = list(DeliveredSegment.objects.filter(ticket=ticket.id, url__in=wanted, reported_at=now))
         total = sum(segment.size for segment in accepted)
         if accepted:
             bucket, _ = AttestedMinute.objects.get_or_create(node=node, stream_id=ticket.stream_id, minute=minute)
@@ -159,3 +163,11 @@ def attested_bytes(stream_id: int, start: datetime, end: datetime) -> dict[tuple
     """Viewer-attested bytes per (node, minute) of a stream in [start, end)."""
     rows = AttestedMinute.objects.filter(stream_id=stream_id, minute__gte=start, minute__lt=end)
     return {(node_id, minute): sent for node_id, minute, sent in rows.values_list("node_id", "minute", "bytes")}
+
+
+def prune_deliveries(*, now: datetime | None = None) -> int:
+    """Drop per-segment reports older than a day: audits read the last minutes, settlement reads
+    the per-minute sums (AttestedMinute), which stay."""
+    cutoff = (now or timezone.now()) - KEEP_DELIVERIES
+    deleted, _ = DeliveredSegment.objects.filter(reported_at__lt=cutoff).delete()
+    return deleted

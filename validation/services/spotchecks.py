@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
 from core import live
@@ -123,12 +123,14 @@ def spot_check(node: Node, *, trigger: str = "schedule") -> SpotCheck:
 
 
 def viewer_reports(node: Node, stream: Stream, *, now: datetime | None = None) -> dict[str, dict[str, int]]:
-    """The segments viewers reported loading from the node lately: URL -> {SHA-256: tickets}."""
+    """The segments viewers reported loading from the node lately, oldest report first:
+    URL -> {SHA-256: tickets}."""
     since = (now or timezone.now()) - AUDIT_WINDOW
     rows = (
         DeliveredSegment.objects.filter(node=node, stream=stream, reported_at__gte=since)
         .values("url", "sha256")
-        .annotate(tickets=Count("ticket", distinct=True))
+        .annotate(tickets=Count("ticket", distinct=True), last=Max("reported_at"))
+        .order_by("last")  # the most recently reported last
     )
     found: dict[str, dict[str, int]] = defaultdict(dict)
     for row in rows:

@@ -4,6 +4,8 @@ playlist then more than one segment, compressed bodies decoded inside the caps."
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import threading
 import zlib
 from collections.abc import Iterator
@@ -104,3 +106,22 @@ def test_decodes_what_a_browser_accepts_and_stops_a_bomb_at_the_cap(encoding, pa
 def test_an_encoding_no_browser_sends_is_refused():
     with pytest.raises(fetching.Undecodable):
         fetching.decode(b"data", "compress", 1000)
+
+
+def test_a_zstd_frame_declaring_a_gigabyte_is_not_allocated(tmp_path):
+    """python-zstandard's decompress() allocates the size a frame header declares: the checker
+    must never, or a node could exhaust its memory (a crashed check is no verdict at all)."""
+    packer = zstandard.ZstdCompressor(write_content_size=True).compressobj(size=1 << 30)
+    bomb = b"".join(packer.compress(b"\x00" * (1 << 20)) for _ in range(1024)) + packer.flush()
+    (tmp_path / "bomb.zst").write_bytes(bomb)
+    probe = (
+        "import resource, sys; from validation import fetching; body = open(sys.argv[1], 'rb').read(); "
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try: fetching.decode(body, 'zstd', 256 * 1024)\nexcept fetching.TooLarge: pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "bomb.zst")], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 64 * 1024  # kilobytes: the decoder stayed small

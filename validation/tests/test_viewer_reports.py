@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from datetime import timedelta
 
 import pytest
 from django.core import signing
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from nodes.models import Node
 from streams.models import StreamSession
+from validation import services
 from validation.models import AttestedMinute, DeliveredSegment
 from validation.tests.playback_helpers import relaying
 
@@ -167,3 +169,11 @@ def test_bad_bodies_get_a_clear_400(client, alice, register):
         response = client.post("/api/v1/playback/reports", body, content_type="application/json")
         assert response.status_code == 400, body
         assert response.json()["error"]["code"] == "invalid"
+
+
+def test_old_per_segment_reports_are_pruned_and_the_minute_sums_stay(client, alice, register):
+    node = verified(register("den")[0], alice)
+    report(client, ticket_for(client, node), segment(node, "seg1"))
+    DeliveredSegment.objects.update(reported_at=timezone.now() - timedelta(days=2))
+    assert services.delivery.prune_deliveries() == 1
+    assert not DeliveredSegment.objects.exists() and attested_bytes(node) == 1_000_000
