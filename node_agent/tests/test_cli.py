@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from streamr_node.config import Config, load, save
 from streamr_node.server import Stats, make_app
 
 EXE = str(Path(sys.executable).parent / "streamr-node")
+COORDINATOR = "<coordinator>"
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 @pytest.mark.parametrize("command", ["run", "status"])
@@ -58,6 +61,22 @@ async def serving(app: web.Application) -> TestServer:
     return server
 
 
+def register_against(answer: Handler, *args: str) -> tuple[int, str, str]:
+    """``streamr-node`` with ``args`` (``COORDINATOR`` stands for the URL of a coordinator whose
+    register endpoint is ``answer``)."""
+
+    async def main() -> tuple[int, str, str]:
+        app = web.Application()
+        app.router.add_post("/api/v1/nodes/register", answer)
+        server = await serving(app)
+        try:
+            return await run_cli(*(str(server.make_url("")) if arg == COORDINATOR else arg for arg in args))
+        finally:
+            await server.close()
+
+    return asyncio.run(main())
+
+
 def test_register_with_config_after_the_subcommand_saves_there(tmp_path):
     config = tmp_path / "node" / "config.json"
     seen: dict[str, object] = {}
@@ -66,30 +85,22 @@ def test_register_with_config_after_the_subcommand_saves_there(tmp_path):
         seen.update(await request.json())
         return web.json_response({"node_id": 12, "api_key": "nk_fresh", "approval": "pending"}, status=201)
 
-    async def main() -> tuple[int, str, str]:
-        app = web.Application()
-        app.router.add_post("/api/v1/nodes/register", register)
-        server = await serving(app)
-        try:
-            return await run_cli(
-                "register",
-                "--config",
-                str(config),
-                "--coordinator",
-                str(server.make_url("")),
-                "--token",
-                "et_once",
-                "--public-url",
-                "http://n:8090/",
-                "--name",
-                "n",
-                "--listen",
-                "127.0.0.1:8091",
-            )
-        finally:
-            await server.close()
-
-    code, out, err = asyncio.run(main())
+    code, out, err = register_against(
+        register,
+        "register",
+        "--config",
+        str(config),
+        "--coordinator",
+        COORDINATOR,
+        "--token",
+        "et_once",
+        "--public-url",
+        "http://n:8090/",
+        "--name",
+        "n",
+        "--listen",
+        "127.0.0.1:8091",
+    )
     assert code == 0, err
     assert "Registered node 12 (pending)" in out and str(config) in out
     assert seen == {"token": "et_once", "name": "n", "public_url": "http://n:8090/"}
@@ -102,26 +113,18 @@ def test_register_reports_a_refused_token(tmp_path):
     async def register(request: web.Request) -> web.Response:
         return web.json_response({"error": {"code": "bad_token", "message": "Token used."}}, status=400)
 
-    async def main() -> tuple[int, str, str]:
-        app = web.Application()
-        app.router.add_post("/api/v1/nodes/register", register)
-        server = await serving(app)
-        try:
-            return await run_cli(
-                "--config",
-                str(tmp_path / "c.json"),
-                "register",
-                "--coordinator",
-                str(server.make_url("")),
-                "--token",
-                "et_used",
-                "--public-url",
-                "http://n:8090",
-            )
-        finally:
-            await server.close()
-
-    code, _, err = asyncio.run(main())
+    code, _, err = register_against(
+        register,
+        "--config",
+        str(tmp_path / "c.json"),
+        "register",
+        "--coordinator",
+        COORDINATOR,
+        "--token",
+        "et_used",
+        "--public-url",
+        "http://n:8090",
+    )
     assert code == 1 and "registration failed: coordinator answered 400: Token used." in err
     assert not (tmp_path / "c.json").exists()
 

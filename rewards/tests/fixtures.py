@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
+from nodes.models import Node
 from rewards import services
 from rewards.models import LedgerEntry
+from rewards.tests.helpers import relayed
 from streams import services as stream_services
 from streams.models import Origin, OriginMinute, Stream, StreamSession
 
@@ -71,3 +74,13 @@ def viewer_staff(django_user_model: type[User]) -> User:
         *Permission.objects.filter(codename__startswith="view_", content_type__app_label="rewards")
     )
     return user
+
+
+@pytest.fixture
+def earned(live_alice: Callable[..., Stream], register: Any, hour: datetime, friend: User) -> Node:
+    """6.00 credited to the friend's node 'den' for the settled hour (nothing vested yet)."""
+    alice = live_alice(until=None)
+    node, _ = register("den", user=friend)
+    relayed(node, alice, hour, range(60))
+    services.settle_hour(hour)
+    return node

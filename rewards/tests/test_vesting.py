@@ -22,16 +22,6 @@ pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
 
 
-@pytest.fixture
-def earned(live_alice, register, hour, friend):
-    """6.00 credited to the friend's node 'den' for the settled hour (nothing vested yet)."""
-    alice = live_alice(until=None)
-    node, _ = register("den", user=friend)
-    relayed(node, alice, hour, range(60))
-    services.settle_hour(hour)
-    return node
-
-
 def check(node: Node, outcome: str, at) -> SpotCheck:
     return SpotCheck.objects.create(node=node, checked_at=at, outcome=outcome, latency_ms=5)
 

@@ -8,23 +8,17 @@ import pytest
 
 from rewards import services
 from rewards.models import PayoutRequest
-from rewards.tests.helpers import relayed
 from validation.models import SpotCheck
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def earned(live_alice, register, hour, friend):
-    alice = live_alice(until=None)
-    node, _ = register("den", user=friend)
-    relayed(node, alice, hour, range(60))
-    services.settle_hour(hour)
-    # A passing check after the hour verifies it: the credit vests and becomes payable.
-    SpotCheck.objects.create(
-        node=node, stream=alice, checked_at=hour + timedelta(hours=1, minutes=5), outcome="pass", latency_ms=5
-    )
+def earned(earned, hour):
+    """rewards' settled credit for 'den', vested: a passing check after the hour verified it."""
+    SpotCheck.objects.create(node=earned, checked_at=hour + timedelta(hours=1, minutes=5), outcome="pass", latency_ms=5)
     services.vest_due()
+    return earned
 
 
 def test_the_earnings_page_draws_a_bar_per_hour_and_lists_nodes(client, friend, earned, hour):
