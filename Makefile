@@ -52,6 +52,7 @@ bench: $(VENV)/.installed-dev
 	cd bench && ../$(BIN)/python hooks.py
 	cd bench && ../$(BIN)/python heartbeats.py 2000 3
 	cd bench && ../$(BIN)/python spotcheck.py 20
+	cd bench && ../$(BIN)/python coverage.py 2000 2 1
 	cd bench && ../$(BIN)/python settlement.py 2000
 
 clean:

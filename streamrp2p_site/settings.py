@@ -96,7 +96,12 @@ NODE_MAX_REQUESTS_PER_SECOND = env_int("NODE_MAX_REQUESTS_PER_SECOND", 5_000, mi
 # --- Validation -----------------------------------------------------------------------------
 SPOT_CHECK_MIN_OVERLAP = 0.9  # share of a node's frames that must be in the origin's live window
 SPOT_CHECK_FAILURES_TO_SUSPEND = env_int("SPOT_CHECK_FAILURES_TO_SUSPEND", 3, minimum=1)
-SPOT_CHECKS_PER_RUN = env_int("SPOT_CHECKS_PER_RUN", 20, minimum=1)  # per minute (django-q2 schedule)
+# Every online relaying node is checked again within this many seconds (sooner when new, failing
+# or less trusted); coverage holds while the workers keep up (/metrics: streamr_spot_checks_overdue).
+SPOT_CHECK_INTERVAL_SECONDS = env_int("SPOT_CHECK_INTERVAL_SECONDS", 780, minimum=60)
+SPOT_CHECK_CONCURRENCY = env_int("SPOT_CHECK_CONCURRENCY", 16, minimum=1)  # checks in flight per run
+# Spot-check runs started each minute, side by side on as many django-q2 workers (one core each).
+SPOT_CHECK_RUNS = env_int("SPOT_CHECK_RUNS", 2, minimum=1)
 ORIGIN_HISTORY_SECONDS = 600  # origin fingerprints kept per stream to recognise stale recordings
 # A viewer draws at most this much per minute (8 Mbit/s with headroom); beyond: a fraud flag.
 FRAUD_MAX_BYTES_PER_VIEWER_MINUTE = env_int("FRAUD_MAX_BYTES_PER_VIEWER_MINUTE", 150_000_000, minimum=1)
@@ -105,6 +110,10 @@ FRAUD_MAX_BYTES_PER_VIEWER_MINUTE = env_int("FRAUD_MAX_BYTES_PER_VIEWER_MINUTE",
 # renew it, so only an idle or copied ticket runs out.
 PLAYBACK_TICKET_SECONDS = env_int("PLAYBACK_TICKET_SECONDS", 900, minimum=60)
 PLAYBACK_REPORT_MIN_SECONDS = env_int("PLAYBACK_REPORT_MIN_SECONDS", 5, minimum=1)  # per ticket
+# Tickets one client address gets a minute: beyond, playback works but is neither counted nor paid.
+PLAYBACK_TICKETS_PER_ADDRESS_MINUTE = env_int("PLAYBACK_TICKETS_PER_ADDRESS_MINUTE", 30, minimum=1)
+# People one client address can count as at once (a household, a small office; a campus NAT more).
+PLAYBACK_WATCHERS_PER_ADDRESS = env_int("PLAYBACK_WATCHERS_PER_ADDRESS", 20, minimum=1)
 
 # --- Rewards ------------------------------------------------------------------------------------
 # A node's share of a stream-hour's pool: this weight on its share of relayed minutes, the rest on

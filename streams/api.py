@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from rest_framework import generics, permissions, serializers
 
 from streams.models import Stream, StreamSession
+from streams.services import watching_now
 
 
 def streams_with_live_state() -> QuerySet[Stream]:
-    """Active streams annotated with ``live_since`` (None when offline) and ``viewer_total``."""
+    """Active streams annotated with ``live_since`` (None when offline) and ``viewer_total``: people
+    whose watch page reported loading segments in the last 30 s (not the origin's pulls, which
+    include every relay's)."""
     live_session = StreamSession.objects.filter(stream=OuterRef("pk"), ended_at__isnull=True)
     return (
         Stream.objects.filter(is_active=True)
         .annotate(
             live_since=Subquery(live_session.values("started_at")[:1]),
-            viewer_total=Count(
-                "viewers", filter=Q(viewers__ended_at__isnull=True, viewers__session__ended_at__isnull=True)
-            ),
+            viewer_total=Count("watchers", filter=watching_now()),
         )
         .order_by("slug")
     )
@@ -26,7 +27,11 @@ def streams_with_live_state() -> QuerySet[Stream]:
 class StreamSerializer(serializers.ModelSerializer[Stream]):
     live = serializers.SerializerMethodField()
     live_since = serializers.DateTimeField(allow_null=True, read_only=True, help_text="Start of the live session.")
-    viewers = serializers.IntegerField(source="viewer_total", read_only=True, help_text="Players connected now.")
+    viewers = serializers.IntegerField(
+        source="viewer_total",
+        read_only=True,
+        help_text="People watching now: watch pages that reported loading segments in the last 30 s.",
+    )
 
     class Meta:
         model = Stream

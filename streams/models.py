@@ -87,7 +87,8 @@ class StreamSession(models.Model):
 
 
 class StreamViewer(models.Model):
-    """One playing connection reported by the origin's play/stop hooks."""
+    """One playing connection reported by the origin's play/stop hooks: relays' own pulls as much
+    as people (diagnostics only; the viewer counts the site shows are ``Watcher`` rows)."""
 
     stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="viewers")
     session = models.ForeignKey(StreamSession, on_delete=models.CASCADE, related_name="viewers")
@@ -108,6 +109,25 @@ class StreamViewer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream.slug} viewer {self.client_id}"
+
+
+class Watcher(models.Model):
+    """A person watching: one playback ticket whose watch page reported loading new segments lately
+    (validation checks the ticket and the report). Every viewer count the site shows counts these."""
+
+    ticket = models.CharField(max_length=32, unique=True)
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="watchers")
+    session = models.ForeignKey(StreamSession, on_delete=models.CASCADE, related_name="+")
+    viewer = models.CharField(max_length=64, blank=True, help_text="The client's address (IPv6: its /64).")
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    newest_segment = models.CharField(max_length=400, help_text="The newest segment the last report named.")
+
+    class Meta:
+        indexes = [models.Index(fields=["stream", "last_seen"], name="watcher_stream_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.stream_id} watcher {self.ticket}"
 
 
 class OriginMinute(models.Model):

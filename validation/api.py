@@ -27,7 +27,9 @@ class PlaybackSerializer(serializers.Serializer[Any]):
     node_name = serializers.CharField(allow_null=True)
     candidates = serializers.IntegerField(help_text="Verified nodes relaying the stream now.")
     ticket = serializers.CharField(
-        allow_null=True, help_text="With a node: report the segments loaded from it with this ticket."
+        allow_null=True,
+        help_text="Report the segments loaded with this ticket (POST /api/v1/playback/reports); none when the "
+        "client's address had its tickets this minute.",
     )
 
 
@@ -51,12 +53,14 @@ class PlaybackView(APIView):
             exclude = {int(part) for part in raw.split(",") if part.strip()}
         except ValueError:
             return Response(error_body("invalid", "exclude must be comma-separated node ids."), status=400)
-        choice = playback.choose(stream, exclude=exclude, secure=request.is_secure())
+        choice = playback.choose(
+            stream, exclude=exclude, secure=request.is_secure(), address=request.META.get("REMOTE_ADDR", "")
+        )
         return Response(PlaybackSerializer(asdict(choice)).data)
 
 
 class SegmentSerializer(serializers.Serializer[Any]):
-    url = serializers.CharField(max_length=300, help_text="The segment's URL on the node, as loaded.")
+    url = serializers.CharField(max_length=400, help_text="The segment's URL on the node, as loaded.")
     bytes = serializers.IntegerField(min_value=1, max_value=services.delivery.MAX_SEGMENT_BYTES)
     sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="SHA-256 of the segment's bytes, lowercase hex.")
 

@@ -51,10 +51,15 @@ class Inspection:
     node_prints: list[bytes] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    finished: float = 0.0  # when the node's last byte was read: the origin must be read after it
+    paused: float = 0.0  # seconds spent pausing between requests as a player does
+    fetched: dict[str, tuple[str, int]] = field(default_factory=dict)  # segment URL -> (SHA-256, size)
 
     @property
     def latency_ms(self) -> int:
-        return int((time.monotonic() - self.started) * 1000)
+        """How long the node took to serve the check (the player's pauses left out)."""
+        end = self.finished or time.monotonic()
+        return max(0, int((end - self.started - self.paused) * 1000))
 
 
 def same_host(url: str, host: tuple[str, int]) -> bool:
@@ -169,8 +174,11 @@ def inspect_node(
             audited = listed[-1:] or unlisted
             chosen = [*audited, segments[-1]] if audited else segments[-2:]
             found.evidence["segments"] = [url[:300] for url in chosen]
+            loaded: list[bytes] = []
             for url in chosen:
-                time.sleep(random.uniform(*PLAYER_PAUSE))  # noqa: S311  (jitter, not a secret)
+                pause = random.uniform(*PLAYER_PAUSE)  # noqa: S311  (jitter, not a secret)
+                time.sleep(pause)
+                found.paused += pause
                 try:
                     data = fetch(http, url, MAX_SEGMENT_BYTES, who="node", deadline=deadline, page_url=page_url)
                 except Verdict as gone:
@@ -180,9 +188,14 @@ def inspect_node(
                     found.evidence["audited_gone"] = url[:300]
                     continue
                 found.evidence["segment_bytes"] = found.evidence.get("segment_bytes", 0) + len(data)
+                found.fetched[url] = (hashlib.sha256(data).hexdigest(), len(data))
                 _compare_with_viewers(url, data, audit.get(url), found)
-                if url in unlisted:
-                    continue  # older than the playlist's window: compared by hash only, not by frames
+                if url not in unlisted:  # older than the playlist's window: compared by hash only
+                    loaded.append(data)
+            # The node's part ends with its last byte: fingerprinting is the checker's own work and
+            # must not eat into the node's deadline when the checker's CPU is busy.
+            found.finished = time.monotonic()
+            for data in loaded:
                 try:
                     found.node_prints += frame_fingerprints(data)
                 except MediaError as exc:
@@ -190,6 +203,7 @@ def inspect_node(
         except Verdict as verdict:
             found.outcome = verdict.outcome
             found.evidence["reason"] = verdict.reason[:500]
+    found.finished = found.finished or time.monotonic()
     return found
 
 
@@ -232,22 +246,36 @@ def node_identity(public_url: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def origin_window(playlist_url: str, newest: int = ORIGIN_SEGMENTS) -> tuple[list[bytes], list[str]]:
-    """Fingerprints of the origin's ``newest`` segments, and which segments they came from."""
+def origin_window(
+    playlist_url: str, newest: int = ORIGIN_SEGMENTS, *, known: dict[str, list[bytes]] | None = None
+) -> tuple[list[bytes], list[str]]:
+    """Fingerprints of the origin's ``newest`` segments, and which segments they came from.
+
+    ``known`` maps segment URLs to their fingerprints from earlier reads, kept by the caller: a
+    listed segment's bytes never change, so each is fetched and fingerprinted once however often
+    the window is read (most of a check's CPU otherwise). Trimmed here to what is listed now.
+    """
     prints: list[bytes] = []
     with fetching.client() as http:
         try:
             deadline = time.monotonic() + ORIGIN_CHECK_SECONDS
             segments = read_playlist(http, playlist_url, who="origin", deadline=deadline)[-newest:]
             for url in segments:
+                if known is not None and url in known:
+                    prints.extend(known[url])
+                    continue
                 try:
-                    prints.extend(
-                        frame_fingerprints(fetch(http, url, MAX_SEGMENT_BYTES, who="origin", deadline=deadline))
-                    )
+                    found = frame_fingerprints(fetch(http, url, MAX_SEGMENT_BYTES, who="origin", deadline=deadline))
                 except Verdict:
                     continue  # rotated away between playlist and fetch
+                prints.extend(found)
+                if known is not None:
+                    known[url] = found
         except (Verdict, MediaError) as exc:
             raise OriginUnavailable(str(exc)) from None
+    if known is not None:
+        for url in set(known) - set(segments):
+            del known[url]
     if not prints:
         raise OriginUnavailable(f"no frames at {playlist_url}")
     return prints, segments

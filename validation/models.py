@@ -25,7 +25,7 @@ class SpotCheck(models.Model):
     checked_at = models.DateTimeField(db_index=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     overlap = models.FloatField(null=True, blank=True, help_text="Share of the node's frames in the live window.")
-    latency_ms = models.PositiveIntegerField(help_text="Duration of the whole check.")
+    latency_ms = models.PositiveIntegerField(help_text="How long the node took to serve the check (pauses left out).")
     node_frames = models.PositiveIntegerField(default=0)
     live_matches = models.PositiveIntegerField(default=0)
     stale_matches = models.PositiveIntegerField(default=0, help_text="Frames only in older origin windows.")
@@ -74,6 +74,18 @@ class NodeTrust(models.Model):
 
     def __str__(self) -> str:
         return f"trust of {self.node_id}: {self.score:.2f}"
+
+
+class CheckDue(models.Model):
+    """When a node is next spot-checked. Schedulers claim due rows with a conditional update (the
+    deadline moves a lease ahead), so two workers never check the same node at once and a crashed
+    worker's claims come back by themselves."""
+
+    node = models.OneToOneField(Node, on_delete=models.CASCADE, primary_key=True, related_name="check_due")
+    due_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"node {self.node_id} due {self.due_at:%H:%M:%S}"
 
 
 class FlagKind(models.TextChoices):
@@ -129,7 +141,7 @@ class DeliveredSegment(models.Model):
     ticket = models.CharField(max_length=32)
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
     stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="+")
-    url = models.CharField(max_length=300)
+    url = models.CharField(max_length=400)  # a node URL (200) + /hls/ + slug (64) + / + name (100)
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     reported_at = models.DateTimeField(db_index=True)

@@ -6,37 +6,52 @@ import logging
 import time
 
 from django.conf import settings
+from django_q.tasks import async_task
 
 from nodes.assignment import live_streams
-from validation import fraud, services
+from streams import services as stream_services
+from validation import fraud, runner, services
 
 log = logging.getLogger(__name__)
 
+RUN_SECONDS = 50.0  # a spot-check run stops starting checks after this, within its minute
+ORIGIN_SAMPLE_SECONDS = 5.0  # the sampling run reads every live origin this often
 
-def run_spot_checks(count: int | None = None) -> dict[str, int]:
-    """Check a weighted sample of online relaying nodes; one bad node never stops the run."""
-    outcomes: dict[str, int] = {}
-    for node in services.pick_nodes(count or settings.SPOT_CHECKS_PER_RUN):
-        try:
-            check = services.spot_check(node)
-        except services.CheckSkipped as exc:
-            outcomes["skipped"] = outcomes.get("skipped", 0) + 1
-            log.info("spot-check of node %s skipped: %s", node.pk, exc)
-            continue
-        except Exception:  # a worker must move on to the next node whatever one check hits
-            log.exception("spot-check of node %s failed", node.pk)
-            outcomes["error"] = outcomes.get("error", 0) + 1
-            continue
-        outcomes[check.outcome] = outcomes.get(check.outcome, 0) + 1
-    return outcomes
+
+def start_spot_checks() -> dict[str, int]:
+    """Every minute (django-q2 schedule): SPOT_CHECK_RUNS runs side by side, this one and the rest
+    queued for other workers. One run checks on one core; the deadlines in the database keep runs
+    from checking a node twice, so more runs (and workers) simply check more nodes a minute. This
+    run also samples every live origin every few seconds for its whole minute (the origin history,
+    and the signs of life that keep a hook-less origin's session open and its minutes paid)."""
+    queued_at = time.time()
+    for _ in range(settings.SPOT_CHECK_RUNS - 1):
+        async_task("validation.tasks.check_due_nodes", queued_at, task_name="spot-checks")
+    return check_due_nodes(queued_at, RUN_SECONDS, sample=True)
+
+
+def check_due_nodes(queued_at: float, seconds: float | None = None, *, sample: bool = False) -> dict[str, int]:
+    """One run of the minute started at ``queued_at``. A run that waited in the queue past its
+    minute does nothing: the next minute's runs take over, so runs never pile up behind a busy
+    cluster."""
+    seconds = RUN_SECONDS if seconds is None else seconds
+    late = time.time() - queued_at
+    if late >= seconds:
+        log.warning("spot-check run skipped: it waited %.0f s for a worker", late)
+        return {}
+    every = ORIGIN_SAMPLE_SECONDS if sample else None
+    return dict(runner.run(seconds=seconds - late, sample_every=every))
+
+
+def run_spot_checks(limit: int | None = None, seconds: float = RUN_SECONDS) -> dict[str, int]:
+    """Check the nodes that are due, many at a time (validation.runner), for up to ``seconds``,
+    at most ``limit`` of them; one bad node never stops the run."""
+    return dict(runner.run(seconds=seconds, limit=limit))
 
 
 def sample_origins(duration: float = 50.0, every: float = 5.0) -> int:
-    """Keep every live stream's origin history current: sample for ``duration`` seconds.
-
-    Scheduled each minute, so the history has no holes even when the origin's playlist window
-    is only a few seconds long (a recording of any moment can then be told from a foreign one).
-    """
+    """Read every live stream's whole origin window into its history for ``duration`` seconds (on
+    demand; the schedule's sampling happens inside the minute's first spot-check run)."""
     frames = 0
     deadline = time.monotonic() + duration
     while True:
@@ -51,7 +66,8 @@ def sample_origins(duration: float = 50.0, every: float = 5.0) -> int:
 
 
 def detect_fraud() -> int:
-    """Fraud signals, every 10 minutes; also drops viewers' per-segment reports older than a day
-    (written by an open endpoint, they would otherwise grow without bound)."""
+    """Fraud signals, every 10 minutes; also drops viewers' per-segment reports and watchers older
+    than a day (written through an open endpoint, they would otherwise grow without bound)."""
     services.delivery.prune_deliveries()
+    stream_services.prune_watchers()
     return fraud.detect_all()

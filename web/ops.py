@@ -30,6 +30,7 @@ from nodes.models import Node, NodeMinute
 from rewards.models import PayoutRequest, PayoutStatus, Settlement
 from streams.models import StreamSession
 from validation.models import Outcome, SpotCheck
+from validation.services import scheduling
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,15 @@ class CoordinatorCollector(Collector):
         for outcome in Outcome.values:
             checks.add_metric([outcome], counted.get(outcome, 0))
         yield checks
+        waiting, oldest = scheduling.overdue(now)
+        yield GaugeMetricFamily(
+            "streamr_spot_checks_overdue", "Online relaying nodes past their check deadline.", value=waiting
+        )
+        yield GaugeMetricFamily(
+            "streamr_spot_check_overdue_seconds",
+            "How long the most overdue node has waited past its deadline (coverage falls behind when this grows).",
+            value=oldest,
+        )
 
         settled = Settlement.objects.aggregate(n=Count("pk"), total=Sum("duration_ms"), newest=Max("settled_at"))
         yield SummaryMetricFamily(

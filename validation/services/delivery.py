@@ -1,9 +1,10 @@
 """Viewer-attested delivery: playback tickets, and viewers' reports of the segments they loaded.
 
-The playback API gives each viewer it routes to a node a ticket: signed with the site's secret,
-naming the node, the stream, the live session and a random id, valid for PLAYBACK_TICKET_SECONDS
-and renewed by the reports themselves. The watch page reports every ~10 s the segments it loaded
-from that node (URL, size, SHA-256 of the bytes). A report counts only
+The playback API gives each viewer a ticket: signed with the site's secret, naming the node it
+plays from (or the origin), the stream, the live session and a random id, valid for
+PLAYBACK_TICKET_SECONDS and renewed by the reports themselves; one address gets at most
+PLAYBACK_TICKETS_PER_ADDRESS_MINUTE a minute (beyond, playback still works, uncounted). The watch
+page reports every ~10 s the segments it loaded (URL, size, SHA-256 of the bytes). A report counts only
 - with a valid, unexpired ticket whose live session is still live;
 - for segments of that stream on the ticket's node, each once per ticket (a replayed report
   adds nothing);
@@ -11,11 +12,15 @@ from that node (URL, size, SHA-256 of the bytes). A report counts only
   segments a report, and at most what one viewer can draw in a minute
   (FRAUD_MAX_BYTES_PER_VIEWER_MINUTE) per ticket and minute.
 Accepted segments add to the node's AttestedMinute. Settlement pays delivery from these, never
-from the node's own counters (and never more than the node itself claimed).
+from the node's own counters (and never more than the node itself claimed). A report that names a
+newer segment than the ticket's last one counts its viewer as watching (streams.Watcher): every
+viewer count the site shows counts those, origin viewers included.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import re
 import secrets
 import time
@@ -26,13 +31,17 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import Count, F, Sum
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from core.errors import ServiceError
 from nodes.models import Node
+from streams import services as stream_services
 from streams.models import StreamSession
 from validation.models import AttestedMinute, DeliveredSegment
+
+log = logging.getLogger(__name__)
 
 SALT = "streamrp2p.playback-ticket"
 KEEP_DELIVERIES = timedelta(days=1)
@@ -40,6 +49,8 @@ MAX_SEGMENTS_PER_REPORT = 30
 MAX_SEGMENT_BYTES = 32 * 1024 * 1024
 SEGMENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}\.ts")  # what agents serve (see the agent's server)
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+ORIGIN = 0  # a ticket's node id when its viewer plays from the origin
+WATCHING = timedelta(seconds=30)  # a node's viewers: tickets that reported from it this recently
 
 
 class DeliveryError(ServiceError):
@@ -53,6 +64,7 @@ class Ticket:
     stream_id: int
     session_id: int
     issued_at: int  # unix seconds
+    viewer: str = ""  # the client's address key (see client_key), signed into the ticket
 
 
 @dataclass(frozen=True)
@@ -70,12 +82,49 @@ class ReportResult:
 
 
 def _sign(ticket: Ticket) -> str:
-    body = {"t": ticket.id, "n": ticket.node_id, "s": ticket.stream_id, "ss": ticket.session_id, "at": ticket.issued_at}
+    body = {
+        "t": ticket.id,
+        "n": ticket.node_id,
+        "s": ticket.stream_id,
+        "ss": ticket.session_id,
+        "at": ticket.issued_at,
+        "v": ticket.viewer,
+    }
     return signing.dumps(body, salt=SALT, compress=False)
 
 
-def issue_ticket(node: Node, session: StreamSession) -> str:
-    return _sign(Ticket(secrets.token_hex(8), node.pk, session.stream_id, session.pk, int(time.time())))
+def client_key(address: str) -> str:
+    """What one client is, for the per-address limits: an IPv4 address, or an IPv6 /64 (one host
+    gets a whole /64; counting each address in it would be no limit at all). The daphne in front
+    must be given the client's address by a proxy that overwrites X-Forwarded-For (README)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"  # e.g. a unix socket: all such clients share one budget
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def issue_ticket(node: Node | None, session: StreamSession, *, address: str = "") -> str | None:
+    """A ticket for a viewer of ``session`` playing from ``node`` (None: the origin); None when the
+    client has had its PLAYBACK_TICKETS_PER_ADDRESS_MINUTE (a script minting tickets to inflate
+    counts gets no more; a household or campus behind one address rarely comes close), or when the
+    cache that counts them fails: the video plays all the same, uncounted."""
+    viewer = client_key(address)
+    key = f"playback-tickets:{viewer}:{int(time.time() // 60)}"
+    try:
+        cache.add(key, 0, timeout=120)
+        minted = cache.incr(key)
+    except Exception:  # Redis down or the key evicted: never let counting stop playback
+        log.warning("playback tickets not counted for %s: the cache failed", viewer, exc_info=True)
+        return None
+    if minted > settings.PLAYBACK_TICKETS_PER_ADDRESS_MINUTE:
+        return None
+    node_id = node.pk if node is not None else ORIGIN
+    return _sign(Ticket(secrets.token_hex(8), node_id, session.stream_id, session.pk, int(time.time()), viewer))
 
 
 def read_ticket(value: str) -> Ticket:
@@ -86,7 +135,9 @@ def read_ticket(value: str) -> Ticket:
     except signing.BadSignature:
         raise DeliveryError("bad_ticket", "This is not a playback ticket of this site.", 401) from None
     try:
-        return Ticket(str(body["t"]), int(body["n"]), int(body["s"]), int(body["ss"]), int(body["at"]))
+        return Ticket(
+            str(body["t"]), int(body["n"]), int(body["s"]), int(body["ss"]), int(body["at"]), str(body.get("v", ""))
+        )
     except (KeyError, TypeError, ValueError):
         raise DeliveryError("bad_ticket", "This is not a playback ticket of this site.", 401) from None
 
@@ -98,9 +149,9 @@ def _minute(moment: datetime) -> datetime:
 def report_segments(value: str, segments: list[SegmentReport], *, now: datetime | None = None) -> ReportResult:
     """Count the segments a viewer loaded from its ticket's node (see the module's rules)."""
     ticket = read_ticket(value)
-    node = Node.objects.filter(pk=ticket.node_id).first()
+    node = Node.objects.filter(pk=ticket.node_id).first() if ticket.node_id != ORIGIN else None
     session = StreamSession.objects.select_related("stream").filter(pk=ticket.session_id).first()
-    if node is None or session is None or session.stream_id != ticket.stream_id:
+    if (node is None and ticket.node_id != ORIGIN) or session is None or session.stream_id != ticket.stream_id:
         raise DeliveryError("bad_ticket", "The ticket's node or session no longer exists.", 401)
     if session.ended_at is not None:
         raise DeliveryError("session_ended", "The live session this ticket was for has ended.", 409)
@@ -109,6 +160,8 @@ def report_segments(value: str, segments: list[SegmentReport], *, now: datetime 
     if not cache.add(f"delivery-report:{ticket.id}", 1, timeout=settings.PLAYBACK_REPORT_MIN_SECONDS):
         raise DeliveryError("rate_limited", "One report per ticket every few seconds.", 429)
     now = now or timezone.now()
+    if node is None:
+        return _report_origin(ticket, value, session, segments, now)
     prefix = f"{node.public_url.rstrip('/')}/hls/{session.stream.slug}/"
     wanted: dict[str, SegmentReport] = {}
     for segment in segments:
@@ -153,10 +206,70 @@ def report_segments(value: str, segments: list[SegmentReport], *, now: datetime 
             AttestedMinute.objects.filter(pk=bucket.pk).update(
                 bytes=F("bytes") + total, segments=F("segments") + len(accepted)
             )
-    renewed = ticket
-    if time.time() - ticket.issued_at > settings.PLAYBACK_TICKET_SECONDS / 2:
-        renewed = Ticket(ticket.id, ticket.node_id, ticket.stream_id, ticket.session_id, int(time.time()))
-    return ReportResult(len(accepted), total, _sign(renewed) if renewed is not ticket else value)
+            inserted = {segment.url for segment in accepted}
+            newest = [url for url in wanted if url in inserted][-1]
+            stream_services.watcher_reported(session, ticket.id, newest, viewer=ticket.viewer, now=now)
+    return ReportResult(len(accepted), total, _renew(ticket, value))
+
+
+def _report_origin(
+    ticket: Ticket, value: str, session: StreamSession, segments: list[SegmentReport], now: datetime
+) -> ReportResult:
+    """A viewer of the origin: nobody is paid for its bytes, but it counts as watching while its
+    reports name ever newer segments of the origin's playlist."""
+    prefix = session.stream.origin_hls_url().rsplit("/", 1)[0] + "/"
+    valid = [
+        segment.url
+        for segment in segments
+        if segment.url.startswith(prefix)
+        and SEGMENT_NAME.fullmatch(segment.url[len(prefix) :].split("?", 1)[0])  # SRS adds ?hls_ctx=
+        and 0 < segment.size <= MAX_SEGMENT_BYTES
+        and SHA256.match(segment.sha256)
+    ]
+    counted = bool(valid) and stream_services.watcher_reported(
+        session, ticket.id, valid[-1], viewer=ticket.viewer, now=now
+    )
+    return ReportResult(len(valid) if counted else 0, 0, _renew(ticket, value))
+
+
+def _renew(ticket: Ticket, value: str) -> str:
+    """The same ticket, or a fresh one once half its life has passed."""
+    if time.time() - ticket.issued_at <= settings.PLAYBACK_TICKET_SECONDS / 2:
+        return value
+    return _sign(
+        Ticket(ticket.id, ticket.node_id, ticket.stream_id, ticket.session_id, int(time.time()), ticket.viewer)
+    )
+
+
+def watching(node_ids: list[int], *, now: datetime | None = None) -> dict[int, int]:
+    """Viewers per node now: tickets that reported segments from it in the last WATCHING."""
+    since = (now or timezone.now()) - WATCHING
+    rows = (
+        DeliveredSegment.objects.filter(node_id__in=node_ids, reported_at__gte=since)
+        .values("node_id")
+        .annotate(n=Count("ticket", distinct=True))
+    )
+    return {row["node_id"]: row["n"] for row in rows}
+
+
+def correct_sizes(node: Node, fetched: dict[str, tuple[str, int]]) -> int:
+    """The checker fetched these segments (URL -> SHA-256, size) from the node: a report of the same
+    bytes that claimed more of them is forged (a browser reports the size of what it hashed), so
+    its excess leaves the node's attested bytes. Returns the bytes taken back."""
+    taken = 0
+    with transaction.atomic():
+        for url, (sha256, size) in fetched.items():
+            oversized = DeliveredSegment.objects.select_for_update().filter(
+                node=node, url=url, sha256=sha256, size__gt=size
+            )
+            for row in oversized:
+                excess = row.size - size
+                minute = _minute(row.reported_at)
+                bucket = AttestedMinute.objects.filter(node=node, stream_id=row.stream_id, minute=minute)
+                bucket.update(bytes=Greatest(F("bytes") - excess, 0))
+                taken += excess
+            oversized.update(size=size)
+    return taken
 
 
 def attested_bytes(stream_id: int, start: datetime, end: datetime) -> dict[tuple[int, datetime], int]:

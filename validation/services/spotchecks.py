@@ -7,31 +7,32 @@ the verdict and its consequences are written, in one short transaction.
 from __future__ import annotations
 
 import logging
-import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from core import live
 from nodes import services as node_services
-from nodes.models import Approval, Node, online_q
+from nodes.models import Approval, Node
 from streams import services as stream_services
 from streams.models import Stream
 from validation import checks
 from validation.events import CheckVerdict
 from validation.models import DeliveredSegment, NodeTrust, OriginFrame, Outcome, SpotCheck
+from validation.services import delivery, scheduling
 from validation.signals import check_failed
+from validation.windows import OriginWindows, Window
 
 log = logging.getLogger(__name__)
 
 ORIGIN_SAMPLE_SEGMENTS = 100  # a sample records the origin's whole playlist window
 UNANSWERED = {Outcome.UNREACHABLE, Outcome.TIMEOUT}
-CONFIRM_AFTER = timedelta(seconds=60)  # a flood must outlast this to count against a node...
+CONFIRM_AFTER = scheduling.CONFIRM_AFTER  # a flood must outlast this to count against a node...
 CONFIRM_WITHIN = timedelta(minutes=10)  # ...and the confirming check comes within this
 AUDIT_WINDOW = timedelta(minutes=2)  # segments a relay still lists (10 x 2-6 s windows)
 TRUST_WEIGHT = 0.2  # each check moves the score this far towards 1 (pass) or 0 (fail)
@@ -68,7 +69,9 @@ def record_origin_frames(stream: Stream, prints: list[bytes], *, now: datetime |
     never seen before show the origin is alive (a dead origin's last playlist can stay readable):
     that minute counts as live. True when there were such frames."""
     now = now or timezone.now()
-    unique = set(prints)
+    # Sorted: concurrent runs (other workers) insert overlapping prints, and PostgreSQL deadlocks
+    # two inserts that take the same unique keys in different orders.
+    unique = sorted(set(prints))
     known = OriginFrame.objects.filter(stream=stream, fingerprint__in=unique).count() if unique else 0
     OriginFrame.objects.bulk_create(
         [OriginFrame(stream=stream, fingerprint=p, seen_at=now) for p in unique],
@@ -83,6 +86,14 @@ def record_origin_frames(stream: Stream, prints: list[bytes], *, now: datetime |
     return fresh
 
 
+def record_window(stream: Stream, window: Window) -> None:
+    """Add a shared origin read to the stream's history, once however many checks share it (only
+    the thread that writes to the database calls this)."""
+    if not window.recorded:
+        record_origin_frames(stream, window.prints)
+        window.recorded = True
+
+
 def sample_origin(stream: Stream) -> int:
     """Read the origin's live window into the history (scheduled; spot-checks do it too)."""
     prints, _ = checks.origin_window(stream.origin_hls_url_internal(), newest=ORIGIN_SAMPLE_SEGMENTS)
@@ -90,36 +101,89 @@ def sample_origin(stream: Stream) -> int:
     return len(prints)
 
 
-def spot_check(node: Node, *, trigger: str = "schedule") -> SpotCheck:
+@dataclass
+class Plan:
+    """What a check of one node needs from the database, read before any network I/O."""
+
+    node: Node
+    stream: Stream
+    audit: dict[str, dict[str, int]]
+    trigger: str = "schedule"
+
+
+@dataclass
+class Findings:
+    """What the network said (no database): the node's side, and the origin's window after it."""
+
+    inspection: checks.Inspection
+    endpoint: str
+    window: Window | None = None
+    origin_error: str = ""
+    identity: int | None = None
+
+
+def plan_check(node: Node, *, trigger: str = "schedule") -> Plan:
     stream = node.assigned_stream
     if stream is None:
         raise CheckSkipped(f"node {node.pk} relays no live stream")
-    page_url = f"{settings.SITE_URL.rstrip('/')}/watch/{stream.slug}"
-    found = checks.inspect_node(node.hls_url(stream.slug), page_url=page_url, audit=viewer_reports(node, stream))
-    endpoint = checks.address_of(node.public_url)
-    if endpoint and endpoint != node.endpoint:
-        node_services.set_endpoint(node, endpoint)
-    judgement = Judgement(found.outcome, None, 0, 0) if found.outcome else None
-    if judgement is None:
-        try:
-            origin_prints, origin_segments = checks.origin_window(stream.origin_hls_url_internal())
-        except checks.OriginUnavailable as exc:
-            raise CheckSkipped(f"origin unavailable: {exc}") from None
-        record_origin_frames(stream, origin_prints)
-        history = set(
-            bytes(p)
-            for p in OriginFrame.objects.filter(stream=stream, fingerprint__in=found.node_prints).values_list(
-                "fingerprint", flat=True
-            )
+    return Plan(node, stream, viewer_reports(node, stream), trigger)
+
+
+def inspect(plan: Plan, origins: OriginWindows) -> Findings:
+    """The check's network part: safe to run in many threads at once (it never touches the database)."""
+    page_url = f"{settings.SITE_URL.rstrip('/')}/watch/{plan.stream.slug}"
+    found = checks.inspect_node(plan.node.hls_url(plan.stream.slug), page_url=page_url, audit=plan.audit)
+    findings = Findings(found, checks.address_of(plan.node.public_url))
+    if found.outcome:
+        return findings
+    try:
+        findings.window = origins.read(plan.stream.origin_hls_url_internal(), not_before=found.finished)
+    except checks.OriginUnavailable as exc:
+        findings.origin_error = str(exc)
+        return findings
+    if judge(found.node_prints, set(findings.window.live), set()).outcome == Outcome.PASS:
+        findings.identity = checks.node_identity(plan.node.public_url)
+    return findings
+
+
+def conclude(plan: Plan, findings: Findings) -> SpotCheck:
+    """The check's database part: the verdict and its consequences, in one short transaction."""
+    node, stream, found = plan.node, plan.stream, findings.inspection
+    if findings.endpoint and findings.endpoint != node.endpoint:
+        node_services.set_endpoint(node, findings.endpoint)
+    taken = delivery.correct_sizes(node, found.fetched)
+    if taken:
+        found.evidence["oversized_reports_bytes"] = taken
+    if found.outcome:
+        return _record(node, stream, found, Judgement(found.outcome, None, 0, 0), plan.trigger)
+    if findings.window is None:
+        raise CheckSkipped(f"origin unavailable: {findings.origin_error}")
+    window = findings.window
+    record_window(stream, window)
+    history = set(
+        bytes(p)
+        for p in OriginFrame.objects.filter(stream=stream, fingerprint__in=found.node_prints).values_list(
+            "fingerprint", flat=True
         )
-        judgement = judge(found.node_prints, set(origin_prints), history)
-        found.evidence.update(origin_segments=len(origin_segments), origin_frames=len(origin_prints))
-        if judgement.outcome == Outcome.PASS and checks.node_identity(node.public_url) != node.pk:
-            # The right frames, but from a relay that says it is another node: a URL borrowed
-            # from an honest friend earns that friend's node nothing and this one nothing either.
-            found.evidence["reason"] = "the relay at this URL reports another node id on /healthz"
-            judgement = Judgement(Outcome.MISMATCH, judgement.overlap, judgement.live_matches, 0)
-    return _record(node, stream, found, judgement, trigger)
+    )
+    judgement = judge(found.node_prints, set(window.live), history)
+    found.evidence.update(origin_segments=len(window.segments), origin_frames=len(window.prints))
+    if judgement.outcome == Outcome.PASS and findings.identity != node.pk:
+        # The right frames, but from a relay that says it is another node: a URL borrowed
+        # from an honest friend earns that friend's node nothing and this one nothing either.
+        found.evidence["reason"] = "the relay at this URL reports another node id on /healthz"
+        judgement = Judgement(Outcome.MISMATCH, judgement.overlap, judgement.live_matches, 0)
+    return _record(node, stream, found, judgement, plan.trigger)
+
+
+def spot_check(node: Node, *, trigger: str = "schedule") -> SpotCheck:
+    """Check one node now (admin, command, tests); the schedule runs many at once (validation.runner)."""
+    plan = plan_check(node, trigger=trigger)
+    try:
+        return conclude(plan, inspect(plan, OriginWindows()))
+    except CheckSkipped:
+        scheduling.release(node)
+        raise
 
 
 def viewer_reports(node: Node, stream: Stream, *, now: datetime | None = None) -> dict[str, dict[str, int]]:
@@ -171,6 +235,7 @@ def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Jud
             evidence=found.evidence,
         )
         if provisional:  # recorded and shown, but no trust, suspension or clawback until confirmed
+            scheduling.schedule_next(check, None)
             _push_verdict(node, check, passed=False, suspended=False)
             return check
         trust, _ = NodeTrust.objects.select_for_update().get_or_create(node=node)
@@ -189,6 +254,7 @@ def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Jud
                 Node.objects.filter(pk=node.pk), reason=f"{trust.consecutive_failures} failed spot-checks"
             )
         trust.save()
+        scheduling.schedule_next(check, trust)
         if not passed:
             transaction.on_commit(lambda: check_failed.send(sender=SpotCheck, check=check), robust=True)
         _push_verdict(node, check, passed=passed, suspended=suspend)
@@ -217,38 +283,6 @@ def reinstate(nodes: QuerySet[Node]) -> int:
     """Admin: give suspended nodes another chance (trust failures reset, approval restored)."""
     NodeTrust.objects.filter(node__in=nodes).update(consecutive_failures=0, suspended_at=None)
     return node_services.approve(nodes)
-
-
-def pick_nodes(count: int, *, rng: random.Random | None = None) -> list[Node]:
-    """Online, approved, relaying nodes, sampled with weight towards new and low-trust ones."""
-    rng = rng or random.Random()  # noqa: S311  (sampling, not cryptography)
-    candidates = list(
-        Node.objects.filter(online_q(timezone.now()), approval=Approval.APPROVED, assigned_stream__isnull=False)
-        .select_related("assigned_stream", "trust")
-        .order_by("pk")
-    )
-    # Provisional "no answer" verdicts are confirmed (or cleared) first, once a minute has passed.
-    now = timezone.now()
-    due = set(
-        SpotCheck.objects.filter(provisional=True, checked_at__range=(now - CONFIRM_WITHIN, now - CONFIRM_AFTER))
-        .exclude(node__spot_checks__checked_at__gt=F("checked_at"))
-        .values_list("node_id", flat=True)
-    )
-    chosen = [node for node in candidates if node.pk in due][:count]
-    candidates = [node for node in candidates if node.pk not in due]
-    while candidates and len(chosen) < count:
-        weights = [_weight(node) for node in candidates]
-        node = rng.choices(candidates, weights=weights)[0]
-        candidates.remove(node)
-        chosen.append(node)
-    return chosen
-
-
-def _weight(node: Node) -> float:
-    trust: NodeTrust | None = getattr(node, "trust", None)
-    if trust is None:
-        return 3.0  # never checked: first in line
-    return 0.2 + (1.0 - trust.score) * 2 + (1.0 if trust.checks < 5 else 0.0)
 
 
 def failed_windows(start: datetime, end: datetime) -> list[tuple[int, datetime, datetime]]:

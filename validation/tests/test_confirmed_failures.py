@@ -13,8 +13,8 @@ from nodes.models import Node
 from streams.tests.hook_clients import srs_payload
 from testkit.media import free_port
 from validation import services
-from validation.models import NodeTrust, Outcome, SpotCheck
-from validation.services import spotchecks
+from validation.models import CheckDue, NodeTrust, Outcome, SpotCheck
+from validation.services import scheduling, spotchecks
 
 pytestmark = pytest.mark.django_db
 
@@ -67,10 +67,12 @@ def test_a_node_that_answers_again_is_never_held_to_the_provisional_verdict(ghos
     assert spotchecks._unconfirmed(ghost, Outcome.UNREACHABLE, timezone.now() + timedelta(minutes=2))
 
 
-def test_the_scheduler_confirms_provisional_verdicts_first(ghost, register, node_client):
-    for name in ("fresh1", "fresh2", "fresh3"):  # never checked: otherwise first in line
+def test_the_scheduler_confirms_an_unanswered_check_a_minute_later(ghost, register, node_client):
+    for name in ("fresh1", "fresh2", "fresh3"):
         node_client(register(name)[1]).beat()
     check(ghost)
-    assert len(services.pick_nodes(4)) == 4
-    later(1.5)
-    assert all([node.pk for node in services.pick_nodes(1)] == [ghost.pk] for _ in range(20))
+    assert {node.name for node in scheduling.claim_due(10)} == {"fresh1", "fresh2", "fresh3"}
+    due_at = CheckDue.objects.get(node=ghost).due_at
+    assert timedelta(seconds=60) <= due_at - SpotCheck.objects.get(node=ghost).checked_at <= timedelta(seconds=90)
+    CheckDue.objects.filter(node=ghost).update(due_at=timezone.now())
+    assert [node.pk for node in scheduling.claim_due(10)] == [ghost.pk]  # the others are claimed

@@ -74,6 +74,14 @@ def test_an_offline_stream_says_so_and_unknown_ones_are_404(client, make_stream)
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid"
 
 
+def test_load_is_what_viewers_attest_not_what_a_node_claims(client, live_alice, register):
+    claims_none = relaying(register("claims-none")[0], live_alice, viewers=9)
+    honest = relaying(register("honest")[0], live_alice, viewers=1)
+    Node.objects.filter(pk=claims_none.pk).update(viewers=0)
+    Node.objects.filter(pk=honest.pk).update(viewers=50)
+    assert {playback(client)[1]["node_id"] for _ in range(10)} == {honest.pk}
+
+
 def test_spreads_viewers_over_nodes_that_are_nearly_as_idle(client, live_alice, register):
     one, two = relaying(register("one")[0], live_alice, viewers=1), relaying(register("two")[0], live_alice, viewers=2)
     relaying(register("busy")[0], live_alice, viewers=30)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import random
 from datetime import timedelta
 
 import pytest
@@ -119,14 +118,3 @@ def test_a_node_approved_from_the_node_admin_without_reinstating_is_suspended_at
     assert Node.objects.get(pk=node.pk).approval == Approval.APPROVED
     fail()  # still K+1 failures in a row: no fresh start without a passed check or a reinstatement
     assert Node.objects.get(pk=node.pk).approval == Approval.SUSPENDED
-
-
-def test_new_and_low_trust_nodes_are_sampled_first(register, node_client, stream_and_key, post_srs):
-    post_srs(srs_payload("on_publish", key=stream_and_key[1]))
-    trusted, trusted_key = register("trusted")
-    _, fresh_key = register("fresh")
-    node_client(trusted_key).beat()
-    node_client(fresh_key).beat()
-    NodeTrust.objects.create(node=trusted, score=1.0, checks=50)
-    picks = [services.pick_nodes(1, rng=random.Random(seed))[0].name for seed in range(200)]
-    assert picks.count("fresh") > 3 * picks.count("trusted")

@@ -67,9 +67,9 @@ def test_a_viewer_routed_to_a_node_gets_a_ticket_and_its_report_moves_the_nodes_
     assert DeliveredSegment.objects.filter(node=node).count() == 2
 
 
-def test_the_origin_fallback_comes_without_a_ticket(client, alice):
+def test_the_origin_fallback_comes_with_a_ticket_that_pays_no_node(client, alice):
     body = client.get("/api/v1/streams/alice/playback").json()
-    assert body["source"] == "origin" and body["ticket"] is None
+    assert body["source"] == "origin" and services.read_ticket(body["ticket"]).node_id == 0
 
 
 def test_a_replayed_report_adds_nothing(client, alice, register):
@@ -177,3 +177,23 @@ def test_old_per_segment_reports_are_pruned_and_the_minute_sums_stay(client, ali
     DeliveredSegment.objects.update(reported_at=timezone.now() - timedelta(days=2))
     assert services.delivery.prune_deliveries() == 1
     assert not DeliveredSegment.objects.exists() and attested_bytes(node) == 1_000_000
+
+
+def test_a_report_claiming_more_bytes_than_the_checker_fetched_is_cut_back(client, alice, register):
+    node = verified(register("den")[0], alice)
+    honest, inflated = segment(node, "seg_7"), {**segment(node, "seg_7"), "bytes": 30_000_000}
+    report(client, ticket_for(client, node), honest)
+    report(client, ticket_for(client, node), inflated)
+    assert attested_bytes(node) == 31_000_000
+    # The checker fetched seg_7 from the node: these bytes, this many of them.
+    taken = services.delivery.correct_sizes(node, {honest["url"]: (honest["sha256"], 1_000_000)})
+    assert taken == 29_000_000 and attested_bytes(node) == 2_000_000
+    assert services.delivery.correct_sizes(node, {honest["url"]: (honest["sha256"], 1_000_000)}) == 0  # once
+
+
+def test_a_node_with_a_long_public_url_is_attested_like_any_other(client, alice, register):
+    long_url = "http://" + "relay-" * 30 + "x.example:8090"  # 200 characters, the longest allowed
+    node = verified(register("far", public_url=long_url[:200])[0], alice)
+    longest = {**segment(node, "s" * 97), "bytes": 1000}
+    assert len(longest["url"]) > 300
+    assert report(client, ticket_for(client, node), longest).json()["accepted"] == 1

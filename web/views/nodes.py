@@ -17,6 +17,7 @@ from nodes.models import Node
 from rewards import reports
 from rewards import services as reward_services
 from validation.models import SpotCheck
+from validation.services import delivery
 
 DEFAULT_AGENT_PORT = 8090
 
@@ -54,8 +55,10 @@ def my_nodes(request: HttpRequest) -> HttpResponse:
         .order_by("name", "pk")
     )
     today = reports.earned_today_by_node(user.pk)
+    watching = delivery.watching([node.pk for node in nodes])  # what viewers attest, not the node's claim
     for node in nodes:
         node.earned_today = today.get(node.pk, Decimal("0.00"))  # type: ignore[attr-defined]
+        node.watching = watching.get(node.pk, 0)  # type: ignore[attr-defined]
     context = {
         "nodes": nodes,
         "online": sum(1 for node in nodes if node.status == "online"),

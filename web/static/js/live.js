@@ -61,7 +61,6 @@
         fields(row, "status", function (el) { setStatus(el, d.status); });
         fields(row, "seen", function (el) { el.setAttribute("data-ts", d.last_seen_at); el.textContent = "just now"; });
         setText(row, "relaying", d.relaying || "—");
-        setText(row, "viewers", String(d.viewers));
         setText(row, "health", d.healthy ? "healthy" : "not relaying");
       });
       tick();

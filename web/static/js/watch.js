@@ -1,7 +1,8 @@
 /* The watch page: ask the coordinator where to play (a verified, least-loaded friend node or the
  * origin), play it with hls.js, and when a node fails, ask again without it.
- * Playing from a node, the page holds a ticket and reports every ~10 s the segments it loaded
- * from that node (URL, size, SHA-256 of the bytes): viewers' reports are what pays the node. */
+ * The page holds a ticket and reports every ~10 s the segments it loaded (URL, size, SHA-256 of the
+ * bytes): from a node, viewers' reports are what pays it; from the node or the origin, they are
+ * what makes this viewer count as watching. */
 (function () {
   "use strict";
   var video = document.getElementById("player");
@@ -12,8 +13,8 @@
   var failed = [];
   var hls = null;
   var retry = null;  // one pending re-pick at most
-  var ticket = null;  // the current node's ticket; null while playing from the origin
-  var loaded = [];  // segments loaded from the node, not reported yet
+  var ticket = null;  // this playback's ticket (null: none was given, or it ran out)
+  var loaded = [];  // segments loaded, not reported yet
   var generation = 0;  // which play() a loaded segment belongs to (the ticket itself gets renewed)
 
   // crypto.subtle exists on https pages (and localhost) only; elsewhere the page cannot attest.
