@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test demo lint format migrate bench clean
+.PHONY: run web worker test demo lint format migrate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -26,6 +26,14 @@ migrate: $(VENV)/.installed
 run: migrate
 	$(BIN)/python manage.py bootstrap --port $(PORT)
 	$(BIN)/python manage.py serve --port $(PORT)
+
+## web: the production web tier on PORT (static files collected, uvicorn, one process per core)
+web: migrate
+	$(BIN)/python manage.py web --port $(PORT)
+
+## worker: the production worker tier (django-q2: schedules, spot-checks, settlement, payouts)
+worker: migrate
+	$(BIN)/python manage.py worker
 
 ## demo: the whole pipeline on this machine, on its own database; DEMO_SECONDS=90 ends it by itself
 DEMO_DIR := $(CURDIR)/.local/demo

@@ -6,12 +6,18 @@ after the current transaction commits (never for a change that rolled back) to t
 one user it concerns, or to every signed-in user for public events (a stream going live). A push
 is best effort: a dashboard that misses one catches up at its next reload, so a broken channel
 layer never fails a heartbeat or a hook.
+
+A push to one user goes out only while that user has a dashboard open (its socket marks the user
+present on connect and at every keep-alive ping): most friends are not looking, and a push costs
+a channel-layer round trip on the heartbeat path. Whether a user is present is asked of the cache
+at most once a second per process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,11 +25,14 @@ from typing import Any, ClassVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.cache import cache
 from django.db import transaction
 
 log = logging.getLogger(__name__)
 _pending: set[asyncio.Task[None]] = set()  # sends scheduled on a running loop, kept until done
 PUBLIC_GROUP = "live.public"
+PRESENT_SECONDS = 60  # a dashboard counts as open this long after its last ping (the page pings every 25 s)
+_present: dict[int, tuple[float, bool]] = {}  # user -> (asked again after, present): this process's memo
 
 
 def user_group(user_id: int) -> str:
@@ -51,8 +60,35 @@ def _plain(value: object) -> object:
     return value
 
 
+def mark_present(user_id: int) -> None:
+    """A dashboard of ``user_id`` is open (its socket connected or pinged)."""
+    _present[user_id] = (time.monotonic() + 1.0, True)
+    try:
+        cache.set(f"live.present.{user_id}", 1, timeout=PRESENT_SECONDS)
+    except Exception:  # the cache is down: is_present() then says yes to everyone
+        log.warning("could not mark user %s present", user_id, exc_info=True)
+
+
+def is_present(user_id: int) -> bool:
+    now = time.monotonic()
+    memo = _present.get(user_id)
+    if memo is not None and memo[0] > now:
+        return memo[1]
+    try:
+        present = cache.get(f"live.present.{user_id}") is not None
+    except Exception:  # unsure: push (a push nobody receives costs less than one that is lost)
+        present = True
+    if len(_present) > 100_000:
+        _present.clear()
+    _present[user_id] = (now + 1.0, present)
+    return present
+
+
 def push(event: LiveEvent) -> None:
-    """Send ``event`` once the surrounding transaction commits (at once outside one)."""
+    """Send ``event`` once the surrounding transaction commits (at once outside one); a push to a
+    user with no dashboard open is dropped."""
+    if event.audience is not None and not is_present(event.audience):
+        return
     transaction.on_commit(lambda: send_now(event))
 
 

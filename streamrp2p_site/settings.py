@@ -195,6 +195,19 @@ DATABASE_URL = env_url(
     schemes=("sqlite", "postgres", "postgresql", "pgsql"),
 )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL or "", conn_max_age=60)}
+# PostgreSQL: a bounded pool of connections per process. Under ASGI, sync views run in a thread
+# pool and each thread used to keep its own connection: 16 concurrent clients were enough for
+# "sorry, too many clients already". A request now borrows one of DB_POOL_SIZE and waits up to
+# DB_POOL_TIMEOUT seconds for it. Processes x DB_POOL_SIZE must stay below max_connections (100).
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", 8, minimum=1)
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 10, minimum=1)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (ASGI server + qcluster) share the file: wait for locks instead of failing.
     DATABASES["default"]["CONN_MAX_AGE"] = 0

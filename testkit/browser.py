@@ -1,4 +1,4 @@
-"""Browser tests: the site served over ASGI by a real daphne process (websockets included), and
+"""Browser tests: the site served by the production web tier (`manage.py web`, websockets included), and
 Debian's Chromium driven by Playwright (no browser download; headless, --no-sandbox).
 
 ``require_browser()`` skips with a one-line reason where Chromium or Playwright is missing, and
@@ -50,29 +50,23 @@ def database_url() -> str:
 
 
 class AsgiSite:
-    """daphne serving the project on a free loopback port, against the test database."""
+    """The production web tier (`manage.py web`: uvicorn, one process) serving the project on a free
+    loopback port, against the test database: the browser tests exercise its websockets too."""
 
     def __init__(self, workdir: Path, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
-        self.log_path = workdir / "daphne.log"
+        self.log_path = workdir / "web.log"
         self.env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "true", "LOG_LEVEL": "WARNING", **env}
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> AsgiSite:
         log = self.log_path.open("wb")
-        command = [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "streamrp2p_site.asgi:application",
-        ]
+        manage = str(settings.BASE_DIR / "manage.py")
+        command = [sys.executable, manage, "web", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        command.append("--skip-collectstatic")  # DEBUG: WhiteNoise serves from the apps' folders
         self.process = subprocess.Popen(
             command, cwd=settings.BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
@@ -81,7 +75,7 @@ class AsgiSite:
             httpx.get(self.url + "/", timeout=10).raise_for_status()
         except Exception:
             self.__exit__(None, None, None)
-            raise RuntimeError(f"daphne did not start:\n{self.log()}") from None
+            raise RuntimeError(f"the web tier did not start:\n{self.log()}") from None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -97,7 +91,7 @@ def asgi_site(transactional_db: None, tmp_path: Path) -> Iterator[AsgiSite]:
     require_browser()
     with AsgiSite(tmp_path / "asgi") as site:
         yield site
-        print(f"--- daphne ---\n{site.log()[-3000:]}")  # shown by pytest when the test fails
+        print(f"--- web ---\n{site.log()[-3000:]}")  # shown by pytest when the test fails
 
 
 @pytest.fixture

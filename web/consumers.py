@@ -5,11 +5,12 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.auth import get_user
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from core.live import PUBLIC_GROUP, user_group
+from core.live import PUBLIC_GROUP, mark_present, user_group
 
 SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 
@@ -44,6 +45,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined = [user_group(user.pk), PUBLIC_GROUP]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
+        await sync_to_async(mark_present)(user.pk)  # pushes to this user go out from now on
         await self.accept()
         await self.send_json({"kind": "hello", "data": {"user": user.get_username()}})
 
@@ -53,6 +55,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("kind") == "ping":  # keep-alive from the page
+            if self.user_id is not None:
+                await sync_to_async(mark_present)(self.user_id)
             await self.send_json({"kind": "pong", "data": {}})
 
     async def live_event(self, message: dict[str, Any]) -> None:

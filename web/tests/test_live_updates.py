@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -13,9 +14,11 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from core import live
 from core.live import PUBLIC_GROUP
 from nodes.tests.fixtures import NodeClient
 from rewards import services as reward_services
@@ -217,3 +220,49 @@ def test_spot_check_verdicts_and_credits_reach_only_their_friend(friend, outside
         assert await theirs.receive_nothing(timeout=0.5)
 
     run(go)
+
+
+def test_a_heartbeat_of_a_friend_with_no_dashboard_open_pushes_nothing(friend, register):
+    """Most friends are not looking: their nodes' heartbeats skip the channel layer altogether."""
+    node, api_key = register("den", user=friend)
+    layer = get_channel_layer()
+    cache.delete(f"live.present.{friend.pk}")
+    live._present.clear()
+
+    agent = NodeClient(Client(), api_key)
+
+    async def go():
+        await layer.group_add(live.user_group(friend.pk), "test.listener")
+        await database_sync_to_async(agent.beat)()
+        assert await _nothing_for(layer, "test.listener")
+        await database_sync_to_async(live.mark_present)(friend.pk)  # a dashboard opens
+        await database_sync_to_async(agent.beat)()
+        message = await layer.receive("test.listener")
+        assert (message["kind"], message["data"]["node_id"]) == ("node.heartbeat", node.pk)
+        await layer.group_discard(live.user_group(friend.pk), "test.listener")
+
+    run(go)
+
+
+def test_a_dashboard_stays_present_while_it_pings(friend):
+    cookie = cookie_of(friend)
+    cache.delete(f"live.present.{friend.pk}")
+
+    async def go():
+        socket = await connected(cookie)
+        assert cache.get(f"live.present.{friend.pk}") == 1
+        cache.delete(f"live.present.{friend.pk}")  # as if the mark had run out
+        await socket.send_json_to({"kind": "ping"})
+        assert (await socket.receive_json_from(timeout=2))["kind"] == "pong"
+        assert cache.get(f"live.present.{friend.pk}") == 1
+        await socket.disconnect()
+
+    run(go)
+
+
+async def _nothing_for(layer: Any, channel: str) -> bool:
+    try:
+        await asyncio.wait_for(layer.receive(channel), timeout=0.5)
+    except TimeoutError:
+        return True
+    return False
