@@ -31,8 +31,9 @@ run: migrate
 web: migrate
 	$(BIN)/python manage.py web --port $(PORT)
 
-## worker: the production worker tier (django-q2: schedules, spot-checks, settlement, payouts)
-worker: migrate
+## worker: the production worker tier (django-q2: schedules, spot-checks, settlement, payouts);
+## it does not migrate (two tiers migrating at once race): start `make web` (or `make migrate`) first
+worker: $(VENV)/.installed
 	$(BIN)/python manage.py worker
 
 ## demo: the whole pipeline on this machine, on its own database; DEMO_SECONDS=90 ends it by itself

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,6 +25,7 @@ from nodes.serializers import (
     RegisterSerializer,
 )
 
+UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="streamrp2p-nodes"'}
 # The node API's Bearer scheme (declared in SPECTACULAR_SETTINGS["APPEND_COMPONENTS"]).
 NODE_AUTH: list[dict[str, list[str]]] = [{"nodeApiKey": []}]
 
@@ -35,10 +37,7 @@ ERRORS = {
 
 
 def _error(status: int, code: str, message: str) -> Response:
-    response = Response(error_body(code, message), status=status)
-    if status == 401:
-        response["WWW-Authenticate"] = 'Bearer realm="streamrp2p-nodes"'
-    return response
+    return Response(error_body(code, message), status=status, headers=UNAUTHORIZED if status == 401 else None)
 
 
 def _bearer(request: Request) -> str | None:
@@ -93,6 +92,51 @@ class RegisterView(NodeAPIView):
         return Response(RegisteredSerializer(body).data, status=201)
 
 
+def heartbeat_answer(authorization: str, data: object) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """One heartbeat from its Authorization header and parsed JSON body: (status, body, headers).
+    Both the DRF view (the schema, Django's stack) and the lean ASGI route (nodes/fastpath.py, what
+    production serves) answer with this, so they cannot drift apart."""
+    api_key = tokens.bearer(authorization)
+    if api_key is None:
+        return 401, error_body("unauthenticated", "Send 'Authorization: Bearer <api key>'."), UNAUTHORIZED
+    wait = _seconds_until_allowed(api_key)
+    if wait is not None:
+        return 429, error_body("rate_limited", f"Too many heartbeats; retry in {wait} s."), {"Retry-After": str(wait)}
+    node = services.authenticate(api_key)
+    if node is None:
+        return 401, error_body("bad_api_key", "Unknown API key."), UNAUTHORIZED
+    form = HeartbeatSerializer(data=data)
+    if not form.is_valid():
+        return 400, error_body("invalid", "The request body is not valid.", fields=form.errors), {}
+    valid: dict[str, Any] = form.validated_data
+    beat = services.Heartbeat(
+        seq=valid["seq"],
+        agent_session=valid["agent_session"],
+        session_started_at=valid["session_started_at"],
+        bytes_served=valid["counters"]["bytes_served"],
+        segments_served=valid["counters"]["segments_served"],
+        http_requests=valid["counters"]["http_requests"],
+        viewers=valid["viewers"],
+        ffmpeg_running=valid["relay"]["ffmpeg_running"],
+        newest_segment_age=valid["relay"]["newest_segment_age"],
+        agent_version=valid["agent_version"],
+        stream=valid.get("stream") or "",
+        public_url=valid.get("public_url"),
+    )
+    result = services.record_heartbeat(node, beat)
+    if result.accepted:
+        metrics.HEARTBEATS.inc()
+    stream = result.assignment
+    body = {
+        "accepted": result.accepted,
+        "assignment": {"stream": stream.slug, "origin_rtmp_url": stream.rtmp_url()} if stream else None,
+        "next_heartbeat_in": result.interval,
+        "approval": node.approval,
+        "clamped": list(result.clamped),
+    }
+    return 200, body, {}
+
+
 class HeartbeatView(NodeAPIView):
     @extend_schema(
         request=HeartbeatSerializer,
@@ -101,46 +145,8 @@ class HeartbeatView(NodeAPIView):
         summary="Report relay state and counters; get the assignment and the next interval",
     )
     def post(self, request: Request) -> Response:
-        api_key = _bearer(request)
-        if api_key is None:
-            return _error(401, "unauthenticated", "Send 'Authorization: Bearer <api key>'.")
-        wait = _seconds_until_allowed(api_key)
-        if wait is not None:
-            response = _error(429, "rate_limited", f"Too many heartbeats; retry in {wait} s.")
-            response["Retry-After"] = str(wait)
-            return response
-        node = services.authenticate(api_key)
-        if node is None:
-            return _error(401, "bad_api_key", "Unknown API key.")
-        form = HeartbeatSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
-        beat = services.Heartbeat(
-            seq=data["seq"],
-            agent_session=data["agent_session"],
-            session_started_at=data["session_started_at"],
-            bytes_served=data["counters"]["bytes_served"],
-            segments_served=data["counters"]["segments_served"],
-            http_requests=data["counters"]["http_requests"],
-            viewers=data["viewers"],
-            ffmpeg_running=data["relay"]["ffmpeg_running"],
-            newest_segment_age=data["relay"]["newest_segment_age"],
-            agent_version=data["agent_version"],
-            stream=data.get("stream") or "",
-            public_url=data.get("public_url"),
-        )
-        result = services.record_heartbeat(node, beat)
-        if result.accepted:
-            metrics.HEARTBEATS.inc()
-        stream = result.assignment
-        body = {
-            "accepted": result.accepted,
-            "assignment": {"stream": stream.slug, "origin_rtmp_url": stream.rtmp_url()} if stream else None,
-            "next_heartbeat_in": result.interval,
-            "approval": node.approval,
-            "clamped": list(result.clamped),
-        }
-        return Response(body)
+        status, body, headers = heartbeat_answer(request.META.get("HTTP_AUTHORIZATION", ""), request.data)
+        return Response(body, status=status, headers=headers)
 
 
 class MeView(NodeAPIView):

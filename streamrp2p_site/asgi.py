@@ -1,5 +1,6 @@
-"""ASGI entry point (daphne in development and production): pages and APIs over HTTP, live
-dashboard updates over one websocket."""
+"""ASGI entry point (`manage.py web`: uvicorn; daphne for `make run`): pages and APIs over HTTP, the
+node heartbeat on a lean route ahead of Django's stack (nodes/fastpath.py), live dashboard updates
+over one websocket."""
 
 import os
 
@@ -13,13 +14,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from nodes.fastpath import HeartbeatFastPath  # noqa: E402
 from web.consumers import LiveConsumer  # noqa: E402
 
 websocket_urls = [path("ws/live", LiveConsumer.as_asgi())]
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": HeartbeatFastPath(django_asgi_app),
         # Session cookie auth; the Origin header must be one of ALLOWED_HOSTS (no cross-site sockets).
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urls))),
     }

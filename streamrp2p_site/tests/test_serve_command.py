@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from testkit.media import free_port, wait_for_port
@@ -39,7 +41,9 @@ def alive(pid: int) -> bool:
         return stat.read().split()[2] != "Z"
 
 
-def test_serves_the_site_with_a_worker_and_sigint_leaves_no_process_behind(tmp_path):
+@contextmanager
+def serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], list[str], dict[str, str], int]]:
+    """`manage.py serve` on a fresh SQLite database, up with its worker: (process, manage, env, port)."""
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}", "LOG_LEVEL": "WARNING"}
     env.pop("REDIS_URL", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
@@ -48,11 +52,20 @@ def test_serves_the_site_with_a_worker_and_sigint_leaves_no_process_behind(tmp_p
     serve = subprocess.Popen([*manage, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
     try:
         wait_for_port(port, timeout=30)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/streams", timeout=5) as response:
-            assert response.status == 200
         deadline = time.monotonic() + 20
         while len(descendants(serve.pid)) < 3 and time.monotonic() < deadline:  # daphne, qcluster + workers
             time.sleep(0.5)
+        yield serve, manage, env, port
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+
+
+def test_serves_the_site_with_a_worker_and_sigint_leaves_no_process_behind(tmp_path):
+    with serving(tmp_path) as (serve, manage, env, port):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/streams", timeout=5) as response:
+            assert response.status == 200
         # A job still running at Ctrl-C (the origin sampler runs ~50 s) must not keep workers alive.
         job = "from django_q.tasks import async_task; async_task('validation.tasks.sample_origins')"
         subprocess.run([*manage, "shell", "-c", job], env=env, check=True, capture_output=True, timeout=60)
@@ -63,7 +76,16 @@ def test_serves_the_site_with_a_worker_and_sigint_leaves_no_process_behind(tmp_p
         assert serve.wait(timeout=40) == 0
         left = [pid for pid in family if alive(pid)]
         assert left == [], f"processes left behind: {left}"
-    finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait()
+
+
+def test_an_idle_site_stops_in_seconds_not_at_the_kill_deadline(tmp_path):
+    """SIGTERM reaches the cluster itself, never its sentinel too (that once hung the cluster until
+    the 20 s deadline killed everything)."""
+    with serving(tmp_path) as (serve, _, _, _):
+        family = descendants(serve.pid)
+        time.sleep(3)  # the cluster has started its workers and sentinel
+        started = time.monotonic()
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=40) == 0
+        assert time.monotonic() - started < 15
+        assert [pid for pid in family if alive(pid)] == []

@@ -61,8 +61,12 @@ class Command(BaseCommand):
             sys.exit(exit_code)
 
     def _stop(self, children: dict[str, subprocess.Popen[bytes]]) -> None:
+        # SIGTERM to each child only, never its whole group: django-q2's sentinel resets SIGTERM to
+        # the default, so a group-wide TERM kills it while the cluster waits on it, and the cluster
+        # then hangs for good. The cluster stops its own workers; the group KILL below is the net.
         for child in children.values():
-            _signal_group(child, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 20  # a running job may finish first
         for child in children.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
