@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,41 @@ def test_database() -> Iterator[str]:
         yield settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     finally:
         connection.creation.destroy_test_db(name, verbosity=0)
+
+
+def database_url() -> str:
+    """The PostgreSQL URL of the test database just created, for processes the bench starts."""
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def heartbeating_fleet(count: int) -> list[str]:
+    """``count`` registered nodes and a live stream 'bench' for them to relay: their API keys."""
+    from django.contrib.auth.models import User
+
+    from core import tokens
+    from nodes.models import Node
+    from streams import services as stream_services
+    from streams.models import Origin
+
+    owner = User.objects.create_user("bench")
+    _, key = stream_services.create_stream(owner=owner, slug="bench")
+    api_keys = [f"nk_bench{n:06d}{uuid.uuid4().hex}" for n in range(count)]
+    fleet = [
+        Node(
+            owner=owner,
+            name=f"n{n}",
+            public_url=f"http://n{n}.example:8090",
+            api_key_hash=tokens.digest(k),
+            api_key_hint=tokens.hint(k),
+        )
+        for n, k in enumerate(api_keys)
+    ]
+    Node.objects.bulk_create(fleet, batch_size=5000)
+    stream_services.admit_publish(
+        stream_services.PublishRequest(origin=Origin.SRS, app="live", slug="bench", key=key, client_id="c")
+    )
+    return api_keys
 
 
 def print_latencies(figures: dict[str, list[float]]) -> None:

@@ -31,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from common import test_database
+from common import database_url, test_database
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
@@ -74,12 +74,6 @@ def worker(seconds: float, *, sample: bool) -> dict[str, object]:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def database_url() -> str:
-    """The URL of the test database just created, for the worker processes."""
-    db = settings.DATABASES["default"]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def fleet(count: int, port: int, owner: User, stream: Stream, *, backlog: bool) -> dict[int, float]:

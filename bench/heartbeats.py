@@ -16,17 +16,13 @@ import time
 import uuid
 from typing import Any
 
-from common import print_latencies, test_database
+from common import heartbeating_fleet, print_latencies, test_database
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
 
-from core import tokens
-from nodes.models import Node, NodeMinute
-from streams import services as stream_services
-from streams.models import Origin
+from nodes.models import NodeMinute
 
 
 def heartbeat(seq: int, session: str, viewers: int) -> dict[str, object]:
@@ -54,23 +50,7 @@ def send(client: Client, api_key: str, body: dict[str, object]) -> HttpResponse:
 def main(nodes: int, rounds: int) -> None:
     settings.HEARTBEAT_RATE_LIMIT = 10**9  # measure the path, not the limiter's refusals
     with test_database() as engine:
-        owner = User.objects.create_user("bench")
-        _, key = stream_services.create_stream(owner=owner, slug="bench")
-        api_keys = [f"nk_bench{n:06d}{uuid.uuid4().hex}" for n in range(nodes)]
-        fleet = [
-            Node(
-                owner=owner,
-                name=f"n{n}",
-                public_url=f"http://n{n}.example:8090",
-                api_key_hash=tokens.digest(k),
-                api_key_hint=tokens.hint(k),
-            )
-            for n, k in enumerate(api_keys)
-        ]
-        Node.objects.bulk_create(fleet, batch_size=2000)
-        stream_services.admit_publish(
-            stream_services.PublishRequest(origin=Origin.SRS, app="live", slug="bench", key=key, client_id="c")
-        )
+        api_keys = heartbeating_fleet(nodes)
         client = Client()
         session = uuid.uuid4().hex
         # Warm-up round, not measured: first heartbeats assign the stream and create buckets.

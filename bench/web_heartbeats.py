@@ -23,16 +23,12 @@ import time
 import uuid
 from pathlib import Path
 
-from common import test_database
+from common import database_url, heartbeating_fleet, test_database
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Sum
 
-from core import tokens
-from nodes.models import Node, NodeMinute
-from streams import services as stream_services
-from streams.models import Origin
+from nodes.models import NodeMinute
 from testkit.media import free_port, wait_for_port
 
 HERE = Path(__file__).resolve().parent
@@ -105,36 +101,13 @@ def wrk(url: str, script: Path, connections: int, seconds: int) -> tuple[float, 
     return int(requests) / (int(micros) / 1e6), float(p50) / 1000, float(p99) / 1000, int(status), int(socket)
 
 
-def database_url() -> str:
-    db = settings.DATABASES["default"]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 def main(count: int, seconds: int, connection_counts: list[int]) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("cannot run: wrk is missing (apt-get install wrk)")
     with test_database() as engine, tempfile.TemporaryDirectory() as tmp:
         if engine != "postgresql" or not settings.REDIS_URL:
             raise SystemExit("run it as production runs: DATABASE_URL (PostgreSQL) and REDIS_URL")
-        owner = User.objects.create_user("bench")
-        _, key = stream_services.create_stream(owner=owner, slug="bench")
-        api_keys = [f"nk_bench{n:06d}{uuid.uuid4().hex}" for n in range(count)]
-        Node.objects.bulk_create(
-            [
-                Node(
-                    owner=owner,
-                    name=f"n{n}",
-                    public_url=f"http://n{n}.example:8090",
-                    api_key_hash=tokens.digest(k),
-                    api_key_hint=tokens.hint(k),
-                )
-                for n, k in enumerate(api_keys)
-            ],
-            batch_size=5000,
-        )
-        stream_services.admit_publish(
-            stream_services.PublishRequest(origin=Origin.SRS, app="live", slug="bench", key=key, client_id="c")
-        )
+        api_keys = heartbeating_fleet(count)
         connection.close()
         work = Path(tmp)
         (work / "keys.lua").write_text("return {" + ",".join(f'"{k}"' for k in api_keys) + "}\n")
