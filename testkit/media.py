@@ -7,9 +7,11 @@ can never pass by skipping the live tests.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -182,6 +184,7 @@ http {{
             ["nginx", "-p", str(self.workdir), "-e", str(self.workdir / "error.log"), "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: stop() reaches every worker, whatever happened
         )
         try:
             wait_for_port(self.rtmp_port)
@@ -193,6 +196,9 @@ http {{
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
+            # Workers outlive a master killed hard (a test of a crashing origin does that): the group goes too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process = None
 
     def error_log(self) -> str:
