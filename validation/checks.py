@@ -188,8 +188,9 @@ def inspect_node(
                     found.evidence["audited_gone"] = url[:300]
                     continue
                 found.evidence["segment_bytes"] = found.evidence.get("segment_bytes", 0) + len(data)
-                found.fetched[url] = (hashlib.sha256(data).hexdigest(), len(data))
-                _compare_with_viewers(url, data, audit.get(url), found)
+                ours = hashlib.sha256(data).hexdigest()
+                found.fetched[url] = (ours, len(data))
+                _compare_with_viewers(url, ours, audit.get(url), found)
                 if url not in unlisted:  # older than the playlist's window: compared by hash only
                     loaded.append(data)
             # The node's part ends with its last byte: fingerprinting is the checker's own work and
@@ -207,10 +208,10 @@ def inspect_node(
     return found
 
 
-def _compare_with_viewers(url: str, data: bytes, reported: Mapping[str, int] | None, found: Inspection) -> None:
+def _compare_with_viewers(url: str, ours: str, reported: Mapping[str, int] | None, found: Inspection) -> None:
+    """``ours``: the SHA-256 of the bytes the checker got for ``url``."""
     if not reported:
         return
-    ours = hashlib.sha256(data).hexdigest()
     found.evidence.setdefault("audited", []).append(url[:300])
     # Tickets are votes: the relay's own tickets reporting the checker's bytes do not outweigh
     # more viewers who agree they got something else.

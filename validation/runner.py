@@ -67,8 +67,7 @@ def run(
 def _sample(origins: OriginWindows) -> None:
     for stream in live_streams():
         try:
-            window = origins.read(stream.origin_hls_url_internal(), not_before=time.monotonic())
-            spotchecks.record_window(stream, window)
+            spotchecks.sample_origin(stream, origins)
         except checks.OriginUnavailable as exc:
             log.info("origin of %s not readable: %s", stream.slug, exc)
         except Exception:  # one stream's origin trouble must not stop the others' history or the checks

@@ -50,7 +50,6 @@ MAX_SEGMENT_BYTES = 32 * 1024 * 1024
 SEGMENT_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}\.ts")  # what agents serve (see the agent's server)
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 ORIGIN = 0  # a ticket's node id when its viewer plays from the origin
-WATCHING = timedelta(seconds=30)  # a node's viewers: tickets that reported from it this recently
 
 
 class DeliveryError(ServiceError):
@@ -95,8 +94,8 @@ def _sign(ticket: Ticket) -> str:
 
 def client_key(address: str) -> str:
     """What one client is, for the per-address limits: an IPv4 address, or an IPv6 /64 (one host
-    gets a whole /64; counting each address in it would be no limit at all). The daphne in front
-    must be given the client's address by a proxy that overwrites X-Forwarded-For (README)."""
+    gets a whole /64; counting each address in it would be no limit at all). The web tier must be
+    given the client's address by a proxy that overwrites X-Forwarded-For (README)."""
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
@@ -165,12 +164,7 @@ def report_segments(value: str, segments: list[SegmentReport], *, now: datetime 
     prefix = f"{node.public_url.rstrip('/')}/hls/{session.stream.slug}/"
     wanted: dict[str, SegmentReport] = {}
     for segment in segments:
-        if (
-            segment.url.startswith(prefix)
-            and SEGMENT_NAME.fullmatch(segment.url[len(prefix) :])
-            and 0 < segment.size <= MAX_SEGMENT_BYTES
-            and SHA256.match(segment.sha256)
-        ):
+        if _well_formed(segment, prefix):
             wanted.setdefault(segment.url, segment)
     accepted: list[DeliveredSegment] = []
     minute = _minute(now)
@@ -218,18 +212,27 @@ def _report_origin(
     """A viewer of the origin: nobody is paid for its bytes, but it counts as watching while its
     reports name ever newer segments of the origin's playlist."""
     prefix = session.stream.origin_hls_url().rsplit("/", 1)[0] + "/"
-    valid = [
-        segment.url
-        for segment in segments
-        if segment.url.startswith(prefix)
-        and SEGMENT_NAME.fullmatch(segment.url[len(prefix) :].split("?", 1)[0])  # SRS adds ?hls_ctx=
-        and 0 < segment.size <= MAX_SEGMENT_BYTES
-        and SHA256.match(segment.sha256)
-    ]
+    # query: SRS's segment URLs carry ?hls_ctx=
+    valid = [segment.url for segment in segments if _well_formed(segment, prefix, query=True)]
     counted = bool(valid) and stream_services.watcher_reported(
         session, ticket.id, valid[-1], viewer=ticket.viewer, now=now
     )
     return ReportResult(len(valid) if counted else 0, 0, _renew(ticket, value))
+
+
+def _well_formed(segment: SegmentReport, prefix: str, *, query: bool = False) -> bool:
+    """A segment under ``prefix`` named as HLS segments are (a query string after the name only
+    where ``query``), of a possible size, with a SHA-256."""
+    if not segment.url.startswith(prefix):
+        return False
+    name = segment.url[len(prefix) :]
+    if query:
+        name = name.split("?", 1)[0]
+    return (
+        bool(SEGMENT_NAME.fullmatch(name))
+        and 0 < segment.size <= MAX_SEGMENT_BYTES
+        and bool(SHA256.match(segment.sha256))
+    )
 
 
 def _renew(ticket: Ticket, value: str) -> str:
@@ -242,8 +245,9 @@ def _renew(ticket: Ticket, value: str) -> str:
 
 
 def watching(node_ids: list[int], *, now: datetime | None = None) -> dict[int, int]:
-    """Viewers per node now: tickets that reported segments from it in the last WATCHING."""
-    since = (now or timezone.now()) - WATCHING
+    """Viewers per node now: tickets that reported segments from it as lately as a watcher counts
+    (streams' WATCHER_PRESENT: the same 30 s as the streams' viewer counts)."""
+    since = (now or timezone.now()) - stream_services.WATCHER_PRESENT
     rows = (
         DeliveredSegment.objects.filter(node_id__in=node_ids, reported_at__gte=since)
         .values("node_id")

@@ -6,8 +6,11 @@ the verdict and its consequences are written, in one short transaction.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,7 +53,7 @@ class Judgement:
     stale_matches: int
 
 
-def judge(node_prints: list[bytes], live: set[bytes], history: set[bytes]) -> Judgement:
+def judge(node_prints: list[bytes], live: AbstractSet[bytes], history: AbstractSet[bytes]) -> Judgement:
     """pass: enough frames in the live window; stale: enough only with older windows; else mismatch."""
     threshold = settings.SPOT_CHECK_MIN_OVERLAP
     total = len(node_prints)
@@ -94,11 +97,14 @@ def record_window(stream: Stream, window: Window) -> None:
         window.recorded = True
 
 
-def sample_origin(stream: Stream) -> int:
-    """Read the origin's live window into the history (scheduled; spot-checks do it too)."""
-    prints, _ = checks.origin_window(stream.origin_hls_url_internal(), newest=ORIGIN_SAMPLE_SEGMENTS)
-    record_origin_frames(stream, prints)
-    return len(prints)
+def sample_origin(stream: Stream, origins: OriginWindows | None = None) -> int:
+    """Read the origin's live window into the history now: the frames read. With ``origins``, a
+    read shared with a run's checks (the sampling run); alone, the whole playlist window (the demo,
+    ``tasks.sample_origins``, tests)."""
+    origins = origins or OriginWindows(functools.partial(checks.origin_window, newest=ORIGIN_SAMPLE_SEGMENTS))
+    window = origins.read(stream.origin_hls_url_internal(), not_before=time.monotonic())
+    record_window(stream, window)
+    return len(window.prints)
 
 
 @dataclass
@@ -141,7 +147,7 @@ def inspect(plan: Plan, origins: OriginWindows) -> Findings:
     except checks.OriginUnavailable as exc:
         findings.origin_error = str(exc)
         return findings
-    if judge(found.node_prints, set(findings.window.live), set()).outcome == Outcome.PASS:
+    if judge(found.node_prints, findings.window.live, frozenset()).outcome == Outcome.PASS:
         findings.identity = checks.node_identity(plan.node.public_url)
     return findings
 
@@ -166,7 +172,7 @@ def conclude(plan: Plan, findings: Findings) -> SpotCheck:
             "fingerprint", flat=True
         )
     )
-    judgement = judge(found.node_prints, set(window.live), history)
+    judgement = judge(found.node_prints, window.live, history)
     found.evidence.update(origin_segments=len(window.segments), origin_frames=len(window.prints))
     if judgement.outcome == Outcome.PASS and findings.identity != node.pk:
         # The right frames, but from a relay that says it is another node: a URL borrowed
