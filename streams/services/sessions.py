@@ -1,14 +1,8 @@
-"""The one place that changes streams, sessions and viewers.
-
-The origin hooks, the admin, the streamer pages and management commands call these functions
-and translate ``StreamError`` into their own kind of answer. Every function is idempotent towards
-the origin's hooks: a duplicate, late or out-of-order hook leaves the state as it was.
-"""
+"""Streams and their live sessions: keys, publishes admitted and ended, the origin's signs of life."""
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -16,18 +10,17 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core import live as live_updates
 from core.errors import ServiceError
 from streams import keys
 from streams.events import StreamState
-from streams.models import PUBLISH_APP, Origin, OriginMinute, Stream, StreamSession, StreamViewer, Watcher
+from streams.models import PUBLISH_APP, Origin, OriginMinute, Stream, StreamSession, StreamViewer
 from streams.signals import stream_went_live, stream_went_offline
 
 log = logging.getLogger(__name__)
-WATCHER_PRESENT = timedelta(seconds=30)  # three of the watch page's 10 s reports
 RESUME_WITHIN = timedelta(hours=1)  # a session ended as silent comes back if its origin speaks within this
 
 
@@ -330,102 +323,3 @@ def _after_close(session: StreamSession) -> None:
     )
     stream = session.stream
     live_updates.push(StreamState(slug=stream.slug, title=stream.title, live=False, since=None))
-
-
-# --- Viewers ------------------------------------------------------------------------------------
-
-
-def record_play(*, slug: str, client_id: str, ip: str | None = None) -> bool:
-    """Count a player of the live session; False when not counted (offline, or a duplicate hook).
-
-    A player of an offline stream is allowed (it waits for the publish) but not counted, so no
-    ghost viewer is carried into the next session.
-    """
-    live_session = StreamSession.objects.filter(stream=OuterRef("pk"), ended_at__isnull=True)
-    found = (
-        Stream.objects.filter(slug=slug)
-        .annotate(live_session_id=Subquery(live_session.values("pk")[:1]))
-        .values_list("pk", "live_session_id")
-        .first()
-    )
-    if found is None:
-        raise StreamError("unknown_stream", f"No stream {slug!r}.", 404)
-    stream_id, session_id = found
-    if session_id is None:
-        return False
-    try:
-        with transaction.atomic():
-            StreamViewer.objects.create(
-                stream_id=stream_id,
-                session_id=session_id,
-                client_id=client_id,
-                viewer_ip=ip,
-                started_at=timezone.now(),
-            )
-    except IntegrityError:
-        return False
-    return True
-
-
-def watcher_reported(
-    session: StreamSession, ticket: str, newest_segment: str, *, viewer: str = "", now: datetime | None = None
-) -> bool:
-    """A ticket's watch page reported loading segments up to ``newest_segment``: that person counts
-    as watching for WATCHER_PRESENT. False when not counted: the report names no later segment than
-    the ticket's last one (a replay, or names made up to look like progress go nowhere faster than
-    the stream), or the client (``viewer``, its address key) already has
-    PLAYBACK_WATCHERS_PER_ADDRESS people watching."""
-    now = now or timezone.now()
-    watcher = Watcher.objects.filter(ticket=ticket).first()
-    if watcher is None:
-        watching = Watcher.objects.filter(viewer=viewer, session=session, last_seen__gte=now - WATCHER_PRESENT)
-        if watching.count() >= settings.PLAYBACK_WATCHERS_PER_ADDRESS:
-            return False
-        _, created = Watcher.objects.get_or_create(
-            ticket=ticket,
-            defaults={
-                "stream_id": session.stream_id,
-                "session": session,
-                "viewer": viewer,
-                "first_seen": now,
-                "last_seen": now,
-                "newest_segment": newest_segment,
-            },
-        )
-        return created
-    if not _later(newest_segment, watcher.newest_segment):
-        return False
-    moved = Watcher.objects.filter(pk=watcher.pk, newest_segment=watcher.newest_segment)
-    return moved.update(last_seen=now, newest_segment=newest_segment) == 1
-
-
-_SEQUENCE = re.compile(r"(\d+)\D*$")  # the last number in a segment's name: its sequence
-
-
-def _later(segment: str, than: str) -> bool:
-    """Whether ``segment`` comes after ``than`` in a playlist: by sequence number where both names
-    have one (nginx-rtmp, SRS and the agent all number their segments), else merely different."""
-    ours, theirs = _SEQUENCE.search(segment.split("?", 1)[0]), _SEQUENCE.search(than.split("?", 1)[0])
-    if ours and theirs:
-        return int(ours.group(1)) > int(theirs.group(1))
-    return segment != than
-
-
-def watching_now(now: datetime | None = None) -> Q:
-    """Filter on a stream's ``watchers`` for the people watching its live session now."""
-    since = (now or timezone.now()) - WATCHER_PRESENT
-    return Q(watchers__last_seen__gte=since, watchers__session__ended_at__isnull=True)
-
-
-def prune_watchers(*, now: datetime | None = None) -> int:
-    """Forget watchers gone for a day (they count for nothing after WATCHER_PRESENT anyway)."""
-    deleted, _ = Watcher.objects.filter(last_seen__lt=(now or timezone.now()) - timedelta(days=1)).delete()
-    return deleted
-
-
-def record_stop(*, slug: str, client_id: str) -> bool:
-    """Stop counting a player; returns False when it was not counted (late or duplicate hook)."""
-    closed = StreamViewer.objects.filter(stream__slug=slug, client_id=client_id, ended_at__isnull=True).update(
-        ended_at=timezone.now()
-    )
-    return closed > 0
