@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -78,3 +79,33 @@ def print_latencies(figures: dict[str, list[float]]) -> None:
             f"{name:<16}{len(samples):>7}{statistics.fmean(samples):8.2f}{statistics.median(samples):8.2f}"
             f"{p95:8.2f}{ordered[-1]:8.2f}"
         )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of `make bench`'s table: a figure beside a ceiling measured in the same run on the
+    same machine, and the issue's target. ``higher_is_better`` says which way the ratio reads."""
+
+    what: str
+    figure: float
+    unit: str
+    ceiling_what: str
+    ceiling: float | None
+    target: str = ""
+    higher_is_better: bool = True
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.ceiling or not self.figure:
+            return None
+        return self.figure / self.ceiling if self.higher_is_better else self.ceiling / self.figure
+
+
+def print_rows(rows: list[Row]) -> None:
+    """The table as Markdown, ready for docs/BENCHMARKS.md."""
+    print("| what | figure | ceiling (same run) | ratio | target |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        ceiling = f"{row.ceiling:,.1f} {row.unit} ({row.ceiling_what})" if row.ceiling is not None else row.ceiling_what
+        ratio = f"{row.ratio:.0%}" if row.ratio is not None else "—"
+        print(f"| {row.what} | {row.figure:,.1f} {row.unit} | {ceiling} | {ratio} | {row.target} |")
