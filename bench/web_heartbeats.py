@@ -61,8 +61,9 @@ function request()
   local body = string.format(
     '{"seq":%%d,"agent_session":"%%s","session_started_at":"2026-01-01T00:00:00Z","stream":"bench",' ..
     '"counters":{"bytes_served":%%d,"segments_served":%%d,"http_requests":%%d},"viewers":%%d,' ..
-    '"relay":{"ffmpeg_running":true,"newest_segment_age":0.8},"agent_version":"bench"}',
-    seq[n], session, (os.time() - %(epoch)d) * 100000, os.time() - %(epoch)d, os.time() - %(epoch)d, n %% 7)
+    '"relay":{"ffmpeg_running":true,"newest_segment_age":0.8},"agent_version":"bench",' ..
+    '"public_url":"http://n%%d.example:8090"}',
+    seq[n], session, (os.time() - %(epoch)d) * 100000, os.time() - %(epoch)d, os.time() - %(epoch)d, n %% 7, n - 1)
   return wrk.format(nil, "/api/v1/nodes/heartbeat", nil, body)
 end
 function done(summary, latency, requests)
@@ -140,7 +141,7 @@ def main(count: int, seconds: int, connection_counts: list[int]) -> None:
             stderr=(work / "web.log").open("wb"),
         )
         try:
-            wait_for_port(port, timeout=60)
+            wait_for_port(port, timeout=180)  # collectstatic compresses every file first
             base = f"http://127.0.0.1:{port}"
             wrk(base, beats, 4, 3)  # warm-up: every process has connections, every node a first beat
             static = f"{base}/static/js/live.js"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -92,6 +93,44 @@ def push(event: LiveEvent) -> None:
     transaction.on_commit(lambda: send_now(event))
 
 
+def push_many(events: Sequence[LiveEvent]) -> None:
+    """``push`` for a batch (the heartbeat path): the events for users present go out together
+    after commit, concurrently, in one blocking call instead of one per event."""
+    wanted = [e for e in events if e.audience is None or is_present(e.audience)]
+    if len(wanted) == 1:
+        transaction.on_commit(lambda: send_now(wanted[0]))
+    elif wanted:
+        transaction.on_commit(lambda: _send_together(wanted))
+
+
+def _send_together(events: Sequence[LiveEvent]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send_all() -> None:
+        sent = await asyncio.gather(*(layer.group_send(*_message(e)) for e in events), return_exceptions=True)
+        for event, outcome in zip(events, sent, strict=True):
+            if isinstance(outcome, BaseException):
+                log.warning("live push %s failed", event.kind, exc_info=outcome)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        try:
+            async_to_sync(send_all)()
+        except Exception:  # the layer is down: as in send_now, the changes stand
+            log.warning("%d live pushes failed", len(events), exc_info=True)
+        return
+    for event in events:  # called from async code: scheduled on its loop, never blocking it
+        send_now(event)
+
+
+def _message(event: LiveEvent) -> tuple[str, dict[str, Any]]:
+    group = PUBLIC_GROUP if event.audience is None else user_group(event.audience)
+    return group, {"type": "live.event", "audience": event.audience, "kind": event.kind, "data": event.data()}
+
+
 def _sent(task: asyncio.Task[None]) -> None:
     _pending.discard(task)
     if not task.cancelled() and task.exception() is not None:
@@ -99,8 +138,7 @@ def _sent(task: asyncio.Task[None]) -> None:
 
 
 def send_now(event: LiveEvent) -> None:
-    group = PUBLIC_GROUP if event.audience is None else user_group(event.audience)
-    message = {"type": "live.event", "audience": event.audience, "kind": event.kind, "data": event.data()}
+    group, message = _message(event)
     layer = get_channel_layer()
     if layer is None:
         return

@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions
 from rest_framework.request import Request
@@ -16,7 +17,7 @@ from rest_framework.views import APIView
 
 from core import tokens
 from core.errors import error_body
-from nodes import metrics, services
+from nodes import heartbeat_body, metrics, services
 from nodes.serializers import (
     HeartbeatAnswerSerializer,
     HeartbeatSerializer,
@@ -44,19 +45,37 @@ def _bearer(request: Request) -> str | None:
     return tokens.bearer(request.META.get("HTTP_AUTHORIZATION", ""))
 
 
-def _seconds_until_allowed(api_key: str) -> int | None:
-    """Fixed-window limit per key (checked before any database work); None when allowed."""
+def _waits(api_keys: list[str]) -> list[int | None]:
+    """For each key, the seconds until its next heartbeat is allowed (None: allowed now): a
+    fixed-window count per key, in one Redis round trip for the whole batch."""
     window = settings.HEARTBEAT_INTERVAL_SECONDS
     now = time.time()
     slot = int(now // window)
-    key = f"hb-rate:{tokens.digest(api_key)[:32]}:{slot}"
-    try:
-        count = cache.incr(key)  # one round trip in the common case
-    except ValueError:  # first beat of this window
-        count = 1 if cache.add(key, 1, timeout=window * 2) else cache.incr(key)
-    if count > settings.HEARTBEAT_RATE_LIMIT:
-        return max(1, math.ceil((slot + 1) * window - now))
-    return None
+    names = [f"hb-rate:{tokens.digest(k)[:32]}:{slot}" for k in api_keys]
+    counts = _count(names, window * 2)
+    wait = max(1, math.ceil((slot + 1) * window - now))
+    return [wait if count > settings.HEARTBEAT_RATE_LIMIT else None for count in counts]
+
+
+def _count(names: list[str], timeout: int) -> list[int]:
+    backend = caches["default"]  # ``cache`` is a proxy: ask for the backend itself
+    if isinstance(backend, RedisCache):
+        # INCR then EXPIRE NX: the first beat of a window starts its expiry, later ones keep it.
+        # Django's own client (the private attribute is how its RedisCache exposes it).
+        client = backend._cache.get_client(write=True)  # type: ignore[attr-defined]
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            key = backend.make_and_validate_key(name)
+            pipe.incr(key)
+            pipe.expire(key, timeout, nx=True)
+        return [int(n) for n in pipe.execute()[::2]]
+    counts = []
+    for name in names:  # the local default (LocMemCache): no round trips to save
+        try:
+            counts.append(cache.incr(name))
+        except ValueError:  # first beat of this window
+            counts.append(1 if cache.add(name, 1, timeout=timeout) else cache.incr(name))
+    return counts
 
 
 class NodeAPIView(APIView):
@@ -92,49 +111,67 @@ class RegisterView(NodeAPIView):
         return Response(RegisteredSerializer(body).data, status=201)
 
 
-def heartbeat_answer(authorization: str, data: object) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """One heartbeat from its Authorization header and parsed JSON body: (status, body, headers).
-    Both the DRF view (the schema, Django's stack) and the lean ASGI route (nodes/fastpath.py, what
-    production serves) answer with this, so they cannot drift apart."""
-    api_key = tokens.bearer(authorization)
-    if api_key is None:
-        return 401, error_body("unauthenticated", "Send 'Authorization: Bearer <api key>'."), UNAUTHORIZED
-    wait = _seconds_until_allowed(api_key)
-    if wait is not None:
-        return 429, error_body("rate_limited", f"Too many heartbeats; retry in {wait} s."), {"Retry-After": str(wait)}
-    node = services.authenticate(api_key)
-    if node is None:
-        return 401, error_body("bad_api_key", "Unknown API key."), UNAUTHORIZED
-    form = HeartbeatSerializer(data=data)
-    if not form.is_valid():
-        return 400, error_body("invalid", "The request body is not valid.", fields=form.errors), {}
-    valid: dict[str, Any] = form.validated_data
-    beat = services.Heartbeat(
-        seq=valid["seq"],
-        agent_session=valid["agent_session"],
-        session_started_at=valid["session_started_at"],
-        bytes_served=valid["counters"]["bytes_served"],
-        segments_served=valid["counters"]["segments_served"],
-        http_requests=valid["counters"]["http_requests"],
-        viewers=valid["viewers"],
-        ffmpeg_running=valid["relay"]["ffmpeg_running"],
-        newest_segment_age=valid["relay"]["newest_segment_age"],
-        agent_version=valid["agent_version"],
-        stream=valid.get("stream") or "",
-        public_url=valid.get("public_url"),
-    )
-    result = services.record_heartbeat(node, beat)
-    if result.accepted:
-        metrics.HEARTBEATS.inc()
-    stream = result.assignment
-    body = {
-        "accepted": result.accepted,
-        "assignment": {"stream": stream.slug, "origin_rtmp_url": stream.rtmp_url()} if stream else None,
-        "next_heartbeat_in": result.interval,
-        "approval": node.approval,
-        "clamped": list(result.clamped),
-    }
-    return 200, body, {}
+Answer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra headers
+
+
+def answer_heartbeats(requests: list[tuple[str, object]]) -> list[Answer]:
+    """Heartbeats from their Authorization headers and parsed JSON bodies, answered together.
+
+    The lean ASGI route (nodes/fastpath.py, what production serves) answers the beats that arrive
+    together as one batch; the DRF view (the schema, Django's stack) answers a batch of one. Both
+    call this, so they cannot drift apart. Checks go in the same order for every beat: a key at
+    all (401), the rate limit (429), a known key (401), the body (400).
+    """
+    answers: list[Answer | None] = [None] * len(requests)
+    keys = [tokens.bearer(authorization) for authorization, _ in requests]
+    for at, key in enumerate(keys):
+        if key is None:
+            answers[at] = (401, error_body("unauthenticated", "Send 'Authorization: Bearer <api key>'."), UNAUTHORIZED)
+    asking = [at for at, key in enumerate(keys) if key is not None]
+    for at, wait in zip(asking, _waits([keys[at] for at in asking]), strict=True):  # type: ignore[misc]
+        if wait is not None:
+            refusal = error_body("rate_limited", f"Too many heartbeats; retry in {wait} s.")
+            answers[at] = (429, refusal, {"Retry-After": str(wait)})
+
+    beats: list[tuple[int, str, services.Heartbeat]] = []
+    for at, (_, data) in enumerate(requests):
+        key = keys[at]
+        if answers[at] is not None or key is None:
+            continue
+        beat = heartbeat_body.read(data)
+        errors: dict[str, Any] = {}
+        if beat is None:
+            beat, errors = heartbeat_body.from_serializer(data)
+        if beat is not None:
+            beats.append((at, key, beat))
+        elif services.authenticate(key) is None:
+            answers[at] = (401, error_body("bad_api_key", "Unknown API key."), UNAUTHORIZED)
+        else:
+            answers[at] = (400, error_body("invalid", "The request body is not valid.", fields=errors), {})
+
+    recorded = services.record_heartbeats([(key, beat) for _, key, beat in beats]) if beats else []
+    accepted = 0
+    for (at, _, _), outcome in zip(beats, recorded, strict=True):
+        if outcome is None:
+            answers[at] = (401, error_body("bad_api_key", "Unknown API key."), UNAUTHORIZED)
+            continue
+        node, result = outcome
+        accepted += result.accepted
+        stream = result.assignment
+        body = {
+            "accepted": result.accepted,
+            "assignment": {"stream": stream.slug, "origin_rtmp_url": stream.rtmp_url()} if stream else None,
+            "next_heartbeat_in": result.interval,
+            "approval": node.approval,
+            "clamped": list(result.clamped),
+        }
+        answers[at] = (200, body, {})
+    if accepted:
+        metrics.HEARTBEATS.inc(accepted)
+    missing = [at for at, answer in enumerate(answers) if answer is None]
+    if missing:  # every path above answers; a gap is a bug, not a beat to drop silently
+        raise RuntimeError(f"heartbeats {missing} were not answered")
+    return answers  # type: ignore[return-value]
 
 
 class HeartbeatView(NodeAPIView):
@@ -145,7 +182,7 @@ class HeartbeatView(NodeAPIView):
         summary="Report relay state and counters; get the assignment and the next interval",
     )
     def post(self, request: Request) -> Response:
-        status, body, headers = heartbeat_answer(request.META.get("HTTP_AUTHORIZATION", ""), request.data)
+        [(status, body, headers)] = answer_heartbeats([(request.META.get("HTTP_AUTHORIZATION", ""), request.data)])
         return Response(body, status=status, headers=headers)
 
 

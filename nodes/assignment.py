@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -69,13 +69,12 @@ def rebalance() -> int:
     now = timezone.now()
     streams = [s.pk for s in live_streams().order_by("slug")]
     eligible = Node.objects.filter(online_q(now), approval=Approval.APPROVED)
-    moved = 0
-    for stream_id in streams:  # pinned nodes go home, wherever they were
-        moved += (
-            eligible.filter(pinned_stream_id=stream_id)
-            .exclude(assigned_stream_id=stream_id)
-            .update(assigned_stream_id=stream_id, assigned_at=now)
-        )
+    # Pinned nodes go home, wherever they were: one statement, however many streams are live.
+    moved = (
+        eligible.filter(pinned_stream_id__in=streams)
+        .exclude(assigned_stream_id=F("pinned_stream_id"))
+        .update(assigned_stream_id=F("pinned_stream_id"), assigned_at=now)
+    )
     if not streams:
         return moved
     free = list(eligible.filter(pinned_stream__isnull=True).order_by("pk").values_list("pk", "assigned_stream_id"))

@@ -1,0 +1,387 @@
+"""Heartbeats, the hot path: 10,000 nodes every 10 s is most of the site's traffic.
+
+Beats are recorded in batches, one transaction each:
+1. one ``SELECT … FOR UPDATE`` finds and locks the batch's nodes by API-key digest (it is also
+   the key → node lookup);
+2. each beat is judged in Python against the locked state (sequence numbers, agent sessions,
+   counters credited and clamped);
+3. one statement per changed node and per touched minute bucket, sent together (psycopg's
+   ``executemany`` pipelines them): the bucket upsert adds the batch's sums with plain increments.
+
+The web tier groups the beats that arrive while the previous batch is in the database
+(``nodes/batching.py``) and answers each only after its batch committed: nothing answered is ever
+lost, and the round trips are shared by every beat of the batch. A single beat (the DRF view, the
+tests) is a batch of one. Live pushes and assignments of rejoining nodes happen after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core import live, tokens
+from nodes import assignment
+from nodes.events import NodeBeat
+from nodes.models import Approval, Node, NodeMinute
+from nodes.services.enrollment import API_KEY_PREFIX
+from streams.models import Stream
+
+log = logging.getLogger(__name__)
+
+# A heartbeat gap longer than this is not trusted to explain a large counter increase.
+MAX_CREDITED_GAP_SECONDS = 300
+COUNTERS = ("bytes_served", "segments_served", "http_requests")
+_SECOND = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    seq: int
+    agent_session: str
+    session_started_at: datetime
+    bytes_served: int
+    segments_served: int
+    http_requests: int
+    viewers: int
+    ffmpeg_running: bool
+    newest_segment_age: float | None
+    agent_version: str = ""
+    stream: str = ""
+    public_url: str | None = None
+
+
+@dataclass(frozen=True)
+class HeartbeatResult:
+    accepted: bool  # False: a duplicate or old sequence number, nothing was counted
+    assignment: Stream | None
+    interval: int
+    clamped: tuple[str, ...] = ()
+
+
+@dataclass
+class _Bucket:
+    """One node-minute's increments from a batch."""
+
+    stream_id: int | None = None
+    heartbeats: int = 0
+    healthy: int = 0
+    bytes_served: int = 0
+    segments_served: int = 0
+    http_requests: int = 0
+    max_viewers: int = 0
+    clamped: int = 0
+
+    def counters(self) -> tuple[int, int, int]:
+        return self.bytes_served, self.segments_served, self.http_requests
+
+
+@dataclass
+class _Batch:
+    """What a batch writes: the final state of each changed node, the buckets, the pushes."""
+
+    nodes: dict[int, Node] = field(default_factory=dict)
+    buckets: dict[tuple[int, datetime], _Bucket] = field(default_factory=dict)
+    events: list[NodeBeat] = field(default_factory=list)
+    rejoined: set[int] = field(default_factory=set)
+
+
+def _bounded(name: str, value: int, limit: float, clamped: list[str]) -> int:
+    if value < 0:
+        clamped.append(f"{name} negative ({value})")
+        return 0
+    if value > limit:
+        clamped.append(f"{name} {value} above {int(limit)}")
+        return int(limit)
+    return value
+
+
+def _credit(node: Node, beat: Heartbeat, now: datetime, new_session: bool) -> tuple[dict[str, int], list[str]]:
+    """Counter increases to credit since the last accepted beat, and what had to be corrected.
+
+    A new agent session starts from zero. Within a session counters only grow: one that goes
+    backwards is credited nothing (and flagged), and increases are clamped to what the uplink
+    could carry in the time since the last beat.
+    """
+    flags: list[str] = []
+    gap = (now - node.last_seen_at).total_seconds() if node.last_seen_at and not new_session else None
+    seconds = min(max(gap or node.heartbeat_interval, 1.0), MAX_CREDITED_GAP_SECONDS)
+    limits = {
+        "bytes_served": settings.NODE_MAX_UPLINK_MBPS * 1_000_000 / 8 * seconds,
+        "segments_served": settings.NODE_MAX_REQUESTS_PER_SECOND * seconds,
+        "http_requests": settings.NODE_MAX_REQUESTS_PER_SECOND * seconds,
+    }
+    credit = {}
+    for name, limit in limits.items():
+        value = getattr(beat, name)
+        base = 0 if new_session else getattr(node, f"{name}_total")
+        if value < base:
+            flags.append(f"{name} went backwards ({base} to {value})")
+            credit[name] = 0
+            continue
+        credit[name] = _bounded(name, value - base, limit, flags)
+    return credit, flags
+
+
+def _baseline(node: Node, beat: Heartbeat, name: str, credited: int, new_session: bool) -> int:
+    # Totals are the agent's own (a counter that went backwards is the new baseline), but never
+    # more than what was credited: one absurd value cannot make later honest beats look like a
+    # reset that would be credited again.
+    reported: int = max(getattr(beat, name), 0)
+    base: int = 0 if new_session else getattr(node, f"{name}_total")
+    return min(reported, base + credited) if reported >= base else reported
+
+
+def _judge(node: Node, beat: Heartbeat, now: datetime, batch: _Batch) -> tuple[bool, tuple[str, ...]]:
+    """Judge one beat against the node's locked state; an accepted one changes ``node`` in memory
+    (a later beat of the same node in the batch sees it) and adds to ``batch``."""
+    interval = node.heartbeat_interval
+    new_session = beat.agent_session != node.agent_session
+    if not new_session and beat.seq <= node.last_seq:
+        return False, ()
+    if new_session and node.agent_session_started_at and beat.session_started_at <= node.agent_session_started_at:
+        # A late beat of a replaced agent session (or a second agent sharing this node's key):
+        # crediting it would count its totals again.
+        return False, ("agent session replaced",)
+
+    deltas, clamped = _credit(node, beat, now, new_session)
+    viewers = _bounded("viewers", beat.viewers, settings.NODE_MAX_VIEWERS, clamped)
+    age = beat.newest_segment_age
+    if age is not None and age < 0:
+        clamped.append(f"newest_segment_age negative ({age})")
+        age = 0.0
+    healthy = beat.ffmpeg_running and age is not None and age <= 3 * interval
+    stream = node.assigned_stream
+    stream_id = stream.pk if beat.stream and stream is not None and stream.slug == beat.stream else None
+    if node.stale_after is None or node.stale_after <= now:
+        batch.rejoined.add(node.pk)
+
+    totals = {name: _baseline(node, beat, name, deltas[name], new_session) for name in COUNTERS}
+    node.last_seen_at = now
+    node.stale_after = now + settings.NODE_STALE_AFTER_INTERVALS * interval * _SECOND
+    node.offline_after = now + settings.NODE_OFFLINE_AFTER_INTERVALS * interval * _SECOND
+    node.agent_session = beat.agent_session
+    node.agent_session_started_at = beat.session_started_at
+    node.agent_version = beat.agent_version
+    node.last_seq = beat.seq
+    node.bytes_served_total = totals["bytes_served"]
+    node.segments_served_total = totals["segments_served"]
+    node.http_requests_total = totals["http_requests"]
+    node.viewers = viewers
+    node.relaying_slug = beat.stream
+    node.relay_running = beat.ffmpeg_running
+    node.newest_segment_age = age
+    if beat.public_url:
+        node.public_url = beat.public_url
+    if clamped:
+        node.anomalies += len(clamped)
+        node.last_anomaly = "; ".join(clamped)[:200]
+        node.last_anomaly_at = now
+        log.warning("node %s heartbeat clamped: %s", node.pk, "; ".join(clamped))
+    batch.nodes[node.pk] = node
+
+    bucket = batch.buckets.setdefault((node.pk, now.replace(second=0, microsecond=0)), _Bucket())
+    bucket.stream_id = stream_id or bucket.stream_id
+    bucket.heartbeats += 1
+    bucket.healthy += int(healthy)
+    bucket.bytes_served += deltas["bytes_served"]
+    bucket.segments_served += deltas["segments_served"]
+    bucket.http_requests += deltas["http_requests"]
+    bucket.max_viewers = max(bucket.max_viewers, viewers)
+    bucket.clamped += len(clamped)
+    batch.events.append(
+        NodeBeat(
+            audience=node.owner_id,
+            node_id=node.pk,
+            name=node.name,
+            status="online",
+            last_seen_at=now,
+            stale_after=node.stale_after,
+            offline_after=node.offline_after,
+            relaying=beat.stream,
+            healthy=healthy,
+            viewers=viewers,
+        )
+    )
+    return True, tuple(clamped)
+
+
+def _digest(api_key: str) -> str | None:
+    if not api_key.startswith(API_KEY_PREFIX) or len(api_key) > 100:
+        return None
+    return tokens.digest(api_key)
+
+
+def record_heartbeats(
+    beats: Sequence[tuple[str, Heartbeat]], *, now: datetime | None = None
+) -> list[tuple[Node, HeartbeatResult] | None]:
+    """Record beats given with their nodes' API keys, in one transaction; for each, its node and
+    result, or None when no node holds the key."""
+    now = now or timezone.now()
+    digests = [_digest(api_key) for api_key, _ in beats]
+    batch = _Batch()
+    judged: list[tuple[Node, bool, tuple[str, ...]] | None] = []
+    with transaction.atomic():
+        # Locked in id order: two batches holding some of the same nodes cannot deadlock. Only
+        # the nodes are locked (of=self), never their stream, which every node shares.
+        wanted = {d for d in digests if d is not None}
+        locked = Node.objects.select_related("assigned_stream").select_for_update(of=("self",)).order_by("pk")
+        nodes = {node.api_key_hash: node for node in locked.filter(api_key_hash__in=wanted)} if wanted else {}
+        for digest, (_, beat) in zip(digests, beats, strict=True):
+            node = nodes.get(digest) if digest is not None else None
+            judged.append(None if node is None else (node, *_judge(node, beat, now, batch)))
+        _write(batch)
+    live.push_many(batch.events)
+
+    return [None if item is None else (item[0], _result(*item, batch)) for item in judged]
+
+
+def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None) -> HeartbeatResult:
+    """One beat of a node already found (a batch of one: its state is read again under the lock)."""
+    now = now or timezone.now()
+    batch = _Batch()
+    with transaction.atomic():
+        locked = Node.objects.select_related("assigned_stream").select_for_update(of=("self",)).get(pk=node.pk)
+        accepted, clamped = _judge(locked, beat, now, batch)
+        _write(batch)
+    live.push_many(batch.events)
+    return _result(locked, accepted, clamped, batch)
+
+
+def _result(node: Node, accepted: bool, clamped: tuple[str, ...], batch: _Batch) -> HeartbeatResult:
+    """What the node is told after commit: its assignment (only an approved node relays)."""
+    stream = node.assigned_stream
+    if accepted:
+        stream = stream if node.approval == Approval.APPROVED else None
+        # An online node got its assignment when the stream went live (assignment receivers); only
+        # a node (re)joining now may be missing one. Steady-state heartbeats add no query for this.
+        if stream is None and node.approval == Approval.APPROVED and node.pk in batch.rejoined:
+            stream = assignment.assign_node(node)
+    return HeartbeatResult(accepted, stream, node.heartbeat_interval, clamped)
+
+
+# --- Writing a batch ---------------------------------------------------------------------------
+
+_NODE_COLUMNS = (
+    "last_seen_at",
+    "stale_after",
+    "offline_after",
+    "agent_session",
+    "agent_session_started_at",
+    "agent_version",
+    "last_seq",
+    "bytes_served_total",
+    "segments_served_total",
+    "http_requests_total",
+    "viewers",
+    "relaying_slug",
+    "relay_running",
+    "newest_segment_age",
+    "public_url",
+    "anomalies",
+    "last_anomaly",
+    "last_anomaly_at",
+)
+_DATETIMES = {"last_seen_at", "stale_after", "offline_after", "agent_session_started_at", "last_anomaly_at"}
+
+_BUCKET_COLUMNS = (
+    "node_id",
+    "minute",
+    "stream_id",
+    "heartbeats",
+    "healthy_heartbeats",
+    "bytes_served",
+    "segments_served",
+    "http_requests",
+    "max_viewers",
+    "clamped",
+)
+
+# Whoever comes first in the minute inserts, the others add: PostgreSQL and SQLite (3.24+) both
+# speak INSERT … ON CONFLICT DO UPDATE. GREATEST is MAX on SQLite.
+_BUCKET_UPSERT = """
+INSERT INTO {table} ({columns}) {rows}
+ON CONFLICT (node_id, minute) DO UPDATE SET
+    stream_id = COALESCE(excluded.stream_id, {table}.stream_id),
+    heartbeats = {table}.heartbeats + excluded.heartbeats,
+    healthy_heartbeats = {table}.healthy_heartbeats + excluded.healthy_heartbeats,
+    bytes_served = {table}.bytes_served + excluded.bytes_served,
+    segments_served = {table}.segments_served + excluded.segments_served,
+    http_requests = {table}.http_requests + excluded.http_requests,
+    max_viewers = {greatest}({table}.max_viewers, excluded.max_viewers),
+    clamped = {table}.clamped + excluded.clamped
+"""
+
+
+def _write(batch: _Batch) -> None:
+    """The batch's nodes and buckets: on PostgreSQL two statements in all (one array per column,
+    unnested: one parse and plan whatever the batch's size); elsewhere one statement a row."""
+    if not batch.nodes:
+        return
+    nodes = [node for _, node in sorted(batch.nodes.items())]
+    buckets = [
+        [node_id, minute, b.stream_id, b.heartbeats, b.healthy, *b.counters(), b.max_viewers, b.clamped]
+        for (node_id, minute), b in sorted(batch.buckets.items())
+    ]
+    node_rows = [[getattr(node, column) for column in ("id", *_NODE_COLUMNS)] for node in nodes]
+    if connection.vendor == "postgresql":
+        _write_unnested(node_rows, buckets)
+    else:
+        _write_row_by_row(node_rows, buckets)
+
+
+def _array_types(model: type[Node] | type[NodeMinute], columns: tuple[str, ...]) -> list[str]:
+    """PostgreSQL's array type for each column, e.g. ``varchar[]`` for ``varchar(64)``."""
+    fields = {field.column: field for field in model._meta.concrete_fields}
+    return [re.sub(r"\(.*\)", "", fields[c].db_type(connection) or "") + "[]" for c in columns]
+
+
+def _write_unnested(node_rows: list[list[Any]], buckets: list[list[Any]]) -> None:
+    quote = connection.ops.quote_name
+    node_columns = ("id", *_NODE_COLUMNS)
+    arrays = ", ".join(f"%s::{kind}" for kind in _array_types(Node, node_columns))
+    update = (
+        f"UPDATE {quote(Node._meta.db_table)} AS n SET "  # noqa: S608 (names, not input)
+        + ", ".join(f"{quote(c)} = v.{quote(c)}" for c in _NODE_COLUMNS)
+        + f" FROM unnest({arrays}) AS v({', '.join(quote(c) for c in node_columns)}) WHERE n.id = v.id"
+    )
+    bucket_arrays = ", ".join(f"%s::{kind}" for kind in _array_types(NodeMinute, _BUCKET_COLUMNS))
+    upsert = _BUCKET_UPSERT.format(
+        table=quote(NodeMinute._meta.db_table),
+        columns=", ".join(_BUCKET_COLUMNS),
+        rows=f"SELECT * FROM unnest({bucket_arrays})",  # noqa: S608 (types, not input)
+        greatest="GREATEST",
+    )
+    # Server-side binding: the arrays travel as parameters (binary), not quoted into the text as
+    # Django's client-side cursors would, which costs more than the statements themselves.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(update, [list(column) for column in zip(*node_rows, strict=True)])
+        cursor.execute(upsert, [list(column) for column in zip(*buckets, strict=True)])
+
+
+def _write_row_by_row(node_rows: list[list[Any]], buckets: list[list[Any]]) -> None:
+    ops = connection.ops
+    assignments = ", ".join(f"{ops.quote_name(column)} = %s" for column in _NODE_COLUMNS)
+    update = f"UPDATE {ops.quote_name(Node._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
+    times = [at for at, column in enumerate(("id", *_NODE_COLUMNS)) if column in _DATETIMES]
+
+    def adapted(row: list[Any], at_times: list[int]) -> list[Any]:
+        return [ops.adapt_datetimefield_value(v) if at in at_times else v for at, v in enumerate(row)]
+
+    upsert = _BUCKET_UPSERT.format(
+        table=ops.quote_name(NodeMinute._meta.db_table),
+        columns=", ".join(_BUCKET_COLUMNS),
+        rows=f"VALUES ({', '.join(['%s'] * len(_BUCKET_COLUMNS))})",
+        greatest="MAX" if connection.vendor == "sqlite" else "GREATEST",
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(update, [[*adapted(row, times)[1:], row[0]] for row in node_rows])
+        cursor.executemany(upsert, [adapted(row, [1]) for row in buckets])
