@@ -1,6 +1,6 @@
 """ASGI entry point (`manage.py web`: uvicorn; daphne for `make run`): pages and APIs over HTTP, the
-node heartbeat on a lean route ahead of Django's stack (nodes/fastpath.py), live dashboard updates
-over one websocket."""
+machines' hot paths — node heartbeats (nodes/fastpath.py) and SRS's hooks (streams/fastpath.py) —
+on lean routes ahead of Django's stack, live dashboard updates over one websocket."""
 
 import os
 
@@ -15,13 +15,14 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from nodes.fastpath import HeartbeatFastPath  # noqa: E402
+from streams.fastpath import HookFastPath  # noqa: E402
 from web.consumers import LiveConsumer  # noqa: E402
 
 websocket_urls = [path("ws/live", LiveConsumer.as_asgi())]
 
 application = ProtocolTypeRouter(
     {
-        "http": HeartbeatFastPath(django_asgi_app),
+        "http": HeartbeatFastPath(HookFastPath(django_asgi_app)),
         # Session cookie auth; the Origin header must be one of ALLOWED_HOSTS (no cross-site sockets).
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urls))),
     }

@@ -29,6 +29,7 @@ from streams.models import Origin
 
 log = logging.getLogger(__name__)
 
+SRS_PATH = "/hooks/srs"
 MAX_FIELD_LENGTH = 64
 # Players of HLS or HTTP-FLV are reported under the file name (SRS: on_play stream=<slug>.m3u8).
 PLAYBACK_SUFFIXES = (".m3u8", ".flv")
@@ -38,18 +39,21 @@ class BadHook(Exception):
     """The hook body is malformed; answered with 400."""
 
 
-def _allowed() -> JsonResponse:
-    return JsonResponse({"code": 0})
+Answer = tuple[int, dict[str, Any]]  # status and JSON body
 
 
-def _refused(status: int, code: str, message: str) -> JsonResponse:
+def _allowed() -> Answer:
+    return 200, {"code": 0}
+
+
+def _refused(status: int, code: str, message: str) -> Answer:
     # SRS refuses on a non-200 status or a non-zero top-level "code"; nginx-rtmp on any non-2xx.
-    return JsonResponse({"code": status, **error_body(code, message)}, status=status)
+    return status, {"code": status, **error_body(code, message)}
 
 
-def _secret_ok(request: HttpRequest) -> bool:
-    given = request.GET.get("secret", "")
-    return tokens.constant_time_equal(given, settings.HOOK_SECRET)
+def _response(answer: Answer) -> JsonResponse:
+    status, body = answer
+    return JsonResponse(body, status=status)
 
 
 def _text(data: Mapping[str, Any], name: str, *, required: bool = True) -> str:
@@ -97,22 +101,22 @@ def _stream_name(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _run(request: HttpRequest, handler: Callable[[], None]) -> JsonResponse:
+def _run(path: str, handler: Callable[[], None]) -> Answer:
     try:
         handler()
     except BadHook as exc:
         return _refused(400, "bad_request", str(exc))
     except services.StreamError as exc:
-        log.info("origin hook refused %s: %s", request.path, exc.code)
+        log.info("origin hook refused %s: %s", path, exc.code)
         return _refused(exc.status, exc.code, exc.message)
     return _allowed()
 
 
 def _guard(request: HttpRequest) -> JsonResponse | None:
     if request.method != "POST":
-        return _refused(405, "method_not_allowed", "Origin hooks are POST requests.")
-    if not _secret_ok(request):
-        return _refused(403, "bad_hook_secret", "Wrong or missing hook secret.")
+        return _response(_refused(405, "method_not_allowed", "Origin hooks are POST requests."))
+    if not tokens.constant_time_equal(request.GET.get("secret", ""), settings.HOOK_SECRET):
+        return _response(_refused(403, "bad_hook_secret", "Wrong or missing hook secret."))
     return None
 
 
@@ -178,15 +182,14 @@ SRS_ACTIONS: dict[str, Callable[[Mapping[str, Any]], None]] = {
 }
 
 
-@csrf_exempt
-def srs_hook(request: HttpRequest) -> JsonResponse:
-    """``POST /hooks/srs?secret=…`` — every SRS ``http_hooks`` callback points here."""
-    refused = _guard(request)
-    if refused is not None:
-        return refused
+def answer_srs(secret: str, body: bytes) -> Answer:
+    """An SRS callback from its secret and raw body. The Django view and the lean ASGI route
+    (streams/fastpath.py, what production serves) both answer with this."""
+    if not tokens.constant_time_equal(secret, settings.HOOK_SECRET):
+        return _refused(403, "bad_hook_secret", "Wrong or missing hook secret.")
     try:
         # Strict UTF-8 first: json.loads(bytes) would let encoded lone surrogates through.
-        data = json.loads(request.body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError):
         return _refused(400, "bad_request", "The body is not valid JSON.")
     if not isinstance(data, dict):
@@ -197,7 +200,15 @@ def srs_hook(request: HttpRequest) -> JsonResponse:
     handler = SRS_ACTIONS.get(action)
     if handler is None:
         return _allowed()  # on_dvr, on_connect, on_close, …: SRS sends more than we use.
-    return _run(request, lambda: handler(data))
+    return _run(SRS_PATH, lambda: handler(data))
+
+
+@csrf_exempt
+def srs_hook(request: HttpRequest) -> JsonResponse:
+    """``POST /hooks/srs?secret=…`` — every SRS ``http_hooks`` callback points here."""
+    if request.method != "POST":
+        return _response(_refused(405, "method_not_allowed", "Origin hooks are POST requests."))
+    return _response(answer_srs(request.GET.get("secret", ""), request.body))
 
 
 # --- nginx-rtmp ---------------------------------------------------------------------------------
@@ -251,12 +262,12 @@ def nginx_rtmp_hook(request: HttpRequest, event: str) -> JsonResponse:
         return refused
     handler = NGINX_EVENTS.get(event)
     if handler is None:
-        return _allowed()  # on_connect, on_done, on_record_done, …: nothing to do.
+        return _response(_allowed())  # on_connect, on_done, on_record_done, …: nothing to do.
     try:
         # nginx-rtmp writes its own fields (app, name, clientid, addr…) first and appends the
         # publish URL's query arguments after them: the first value is nginx's, a later one is
         # the publisher's (…/live/alice?key=…&name=bob must not publish as bob).
         data = {name: values[0] for name, values in request.POST.lists() if values}
     except MultiPartParserError:
-        return _refused(400, "bad_request", "The body is not a valid form.")
-    return _run(request, lambda: handler(data))
+        return _response(_refused(400, "bad_request", "The body is not a valid form."))
+    return _response(_run(request.path, lambda: handler(data)))

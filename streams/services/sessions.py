@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
 
 from core import live as live_updates
@@ -121,7 +121,7 @@ def admit_publish(request: PublishRequest) -> StreamSession:
             raise PublishRefused("wrong_key", "Wrong or missing stream key.", 403)
         if not stream.is_active:
             raise PublishRefused("stream_inactive", "This stream is disabled.", 403)
-        live = StreamSession.objects.filter(stream=stream, ended_at__isnull=True).first()
+        live, ended_before = _live_or_ended(stream, request)
         if live is not None:
             if (live.origin, live.client_id, live.server_id) == (
                 request.origin,
@@ -133,23 +133,23 @@ def admit_publish(request: PublishRequest) -> StreamSession:
                 raise PublishRefused("already_live", "Another publisher is live on this stream.", 409)
             # The origin stopped reporting this publish (crash, lost on_unpublish): take over.
             _close_session(live, "silent")
-        elif request.origin == Origin.SRS and request.server_id and _ended_before(stream, request):
+        elif ended_before:
             # SRS client ids are unique per server: this on_publish is a late copy of one whose
             # on_unpublish we already had. Opening a session now would leave it live forever.
             raise PublishRefused("session_ended", "This publish has already ended.", 409)
         try:
-            with transaction.atomic():
-                session = StreamSession.objects.create(
-                    stream=stream,
-                    origin=request.origin,
-                    client_id=request.client_id,
-                    server_id=request.server_id,
-                    publisher_ip=request.ip,
-                    started_at=timezone.now(),
-                )
-                _alive(stream.pk, session.started_at)
+            # No savepoint: an IntegrityError ends this transaction anyway (rolled back on the way out).
+            session = StreamSession.objects.create(
+                stream=stream,
+                origin=request.origin,
+                client_id=request.client_id,
+                server_id=request.server_id,
+                publisher_ip=request.ip,
+                started_at=timezone.now(),
+            )
         except IntegrityError:
             raise PublishRefused("already_live", "Another publisher is live on this stream.", 409) from None
+        _alive(stream.pk, session.started_at)
         transaction.on_commit(lambda: stream_went_live.send(sender=Stream, stream=stream, session=session), robust=True)
         live_updates.push(StreamState(slug=stream.slug, title=stream.title, live=True, since=session.started_at))
     log.info("stream live: %s (client %s from %s)", stream.slug, request.client_id, request.ip)
@@ -168,27 +168,44 @@ def _silent(session: StreamSession) -> bool:
     return session.last_signal_at < timezone.now() - silence
 
 
-def _ended_before(stream: Stream, request: PublishRequest) -> bool:
-    return StreamSession.objects.filter(
-        stream=stream,
-        origin=request.origin,
-        server_id=request.server_id,
-        client_id=request.client_id,
-        ended_at__isnull=False,
-    ).exists()
+def _live_or_ended(stream: Stream, request: PublishRequest) -> tuple[StreamSession | None, bool]:
+    """The stream's live session, and (when there is none) whether this SRS publish already ended:
+    one query for both."""
+    found = Q(ended_at__isnull=True)
+    if request.origin == Origin.SRS and request.server_id:
+        found |= Q(origin=request.origin, server_id=request.server_id, client_id=request.client_id)
+    first = (
+        StreamSession.objects.filter(found, stream=stream)
+        .order_by(F("ended_at").asc(nulls_first=True), "-started_at")
+        .first()
+    )
+    if first is None:
+        return None, False
+    if first.ended_at is None:
+        return first, False
+    return None, True
 
 
 def record_signal(*, origin: str, slug: str, client_id: str, server_id: str = "", now: datetime | None = None) -> bool:
     """Note that the origin still carries this publish (periodic hooks); False if no such session."""
     now = now or timezone.now()
-    live = StreamSession.objects.filter(
-        stream__slug=slug, ended_at__isnull=True, origin=origin, client_id=client_id, server_id=server_id
+    # One statement for the lookup and the update (both SQLite and PostgreSQL know RETURNING).
+    sql = (
+        f"UPDATE {_quoted(StreamSession)} SET last_signal_at = %s WHERE ended_at IS NULL AND origin = %s"  # noqa: S608  (table names from models)
+        f" AND client_id = %s AND server_id = %s AND stream_id = (SELECT id FROM {_quoted(Stream)} WHERE slug = %s)"
+        " RETURNING stream_id"
     )
-    stream_id = live.values_list("stream_id", flat=True).first()
-    if stream_id is None or not live.update(last_signal_at=now):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), origin, client_id, server_id, slug])
+        updated = cursor.fetchall()
+    if not updated:
         return _resume_silent(origin=origin, slug=slug, client_id=client_id, server_id=server_id, now=now)
-    _alive(stream_id, now)
+    _alive(updated[0][0], now)
     return True
+
+
+def _quoted(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _resume_silent(*, origin: str, slug: str, client_id: str, server_id: str, now: datetime) -> bool:
@@ -240,8 +257,14 @@ def record_origin_alive(stream: Stream, *, now: datetime | None = None) -> bool:
 
 
 def _alive(stream_id: int, moment: datetime) -> None:
+    # One INSERT … ON CONFLICT DO NOTHING: bulk_create(ignore_conflicts=True) would wrap it in a
+    # transaction of its own (BEGIN, INSERT, COMMIT: three round trips on the hot on_hls path).
     minute = moment.replace(second=0, microsecond=0)
-    OriginMinute.objects.bulk_create([OriginMinute(stream_id=stream_id, minute=minute)], ignore_conflicts=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_quoted(OriginMinute)} (stream_id, minute) VALUES (%s, %s) ON CONFLICT DO NOTHING",  # noqa: S608  (table name from the model)
+            [stream_id, connection.ops.adapt_datetimefield_value(minute)],
+        )
 
 
 def alive_minutes(stream: Stream, start: datetime, end: datetime) -> set[datetime]:

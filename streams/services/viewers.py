@@ -5,10 +5,11 @@ every viewer count the site shows counts."""
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -36,8 +37,10 @@ def record_play(*, slug: str, client_id: str, ip: str | None = None) -> bool:
     stream_id, session_id = found
     if session_id is None:
         return False
+    # A savepoint only inside a caller's transaction (the duplicate must not break it); in autocommit
+    # the INSERT is one round trip instead of BEGIN, INSERT, COMMIT.
     try:
-        with transaction.atomic():
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             StreamViewer.objects.create(
                 stream_id=stream_id,
                 session_id=session_id,
