@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -22,6 +28,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 
 @contextmanager
@@ -48,7 +55,7 @@ def heartbeating_fleet(count: int) -> list[str]:
     from core import tokens
     from nodes.models import Node
     from streams import services as stream_services
-    from streams.models import Origin
+    from streams.models import Origin, Stream
 
     owner = User.objects.create_user("bench")
     _, key = stream_services.create_stream(owner=owner, slug="bench")
@@ -66,6 +73,16 @@ def heartbeating_fleet(count: int) -> list[str]:
     Node.objects.bulk_create(fleet, batch_size=5000)
     stream_services.admit_publish(
         stream_services.PublishRequest(origin=Origin.SRS, app="live", slug="bench", key=key, client_id="c")
+    )
+    # Steady state: every node online and relaying the stream, as if it had been heartbeating all
+    # along (a node's first beat in a while also asks for an assignment; that is not the hot path).
+    now = timezone.now()
+    Node.objects.filter(owner=owner).update(
+        last_seen_at=now,
+        stale_after=now + timedelta(hours=1),
+        offline_after=now + timedelta(hours=1),
+        assigned_stream=Stream.objects.get(slug="bench"),
+        assigned_at=now,
     )
     return api_keys
 
@@ -101,11 +118,125 @@ class Row:
         return self.figure / self.ceiling if self.higher_is_better else self.ceiling / self.figure
 
 
+def number(value: float) -> str:
+    """Three significant digits or whole numbers: 9,694 / 26.0 / 0.052."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if value else "0"
+
+
 def print_rows(rows: list[Row]) -> None:
     """The table as Markdown, ready for docs/BENCHMARKS.md."""
     print("| what | figure | ceiling (same run) | ratio | target |")
     print("|---|---|---|---|---|")
     for row in rows:
-        ceiling = f"{row.ceiling:,.1f} {row.unit} ({row.ceiling_what})" if row.ceiling is not None else row.ceiling_what
+        ceiling = row.ceiling_what
+        if row.ceiling is not None:
+            ceiling = f"{number(row.ceiling)} {row.unit} ({row.ceiling_what})"
         ratio = f"{row.ratio:.0%}" if row.ratio is not None else "—"
-        print(f"| {row.what} | {row.figure:,.1f} {row.unit} | {ceiling} | {ratio} | {row.target} |")
+        print(f"| {row.what} | {number(row.figure)} {row.unit} | {ceiling} | {ratio} | {row.target} |")
+
+
+# --- wrk and the production web tier, shared by the HTTP benches ---------------------------------
+
+# Appended to every wrk script: one machine-readable line per run.
+WRK_DONE = r"""
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %f %f %d %d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), summary.errors.status, summary.errors.connect +
+    summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+@dataclass(frozen=True)
+class WrkRun:
+    """One wrk run: requests/s, p50 and p99 in ms, non-2xx answers, socket errors and timeouts
+    (wrk gives up on a request after 2 s)."""
+
+    requests: int
+    rate: float
+    p50: float
+    p99: float
+    non_2xx: int
+    socket_errors: int
+
+
+def wrk(url: str, script: Path, connections: int, seconds: int, threads: int = 2) -> WrkRun:
+    if shutil.which("wrk") is None:
+        raise SystemExit("cannot run: wrk is missing (apt-get install wrk)")
+    command = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+) (\d+)", out)
+    if match is None:
+        raise SystemExit(f"wrk printed no result:\n{out}")
+    requests, micros, p50, p99, status, sockets = match.groups()
+    count = int(requests)
+    return WrkRun(count, count / (int(micros) / 1e6), float(p50) / 1000, float(p99) / 1000, int(status), int(sockets))
+
+
+@contextmanager
+def web_tier(workdir: Path, **env: str) -> Iterator[str]:
+    """`manage.py web` (what `make web` runs: uvicorn, one process per core, DEBUG off) on a free
+    port against the bench's test database and Redis; yields its base URL. Every process of the
+    server is gone when this returns."""
+    from testkit.media import free_port, wait_for_port
+
+    if settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1] != "postgresql" or not settings.REDIS_URL:
+        raise SystemExit("run it as production runs: DATABASE_URL (PostgreSQL) and REDIS_URL")
+    connection.close()  # the server must see everything created so far
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "HOOK_SECRET": "bench-" + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "STATIC_ROOT": str(workdir / "static"),
+        **env,
+    }
+    root = Path(__file__).resolve().parent.parent
+    web = subprocess.Popen(
+        [sys.executable, str(root / "manage.py"), "web", "--host", "127.0.0.1", "--port", str(port)],
+        env=environment,
+        cwd=root,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "web.log").open("wb"),
+    )
+    try:
+        wait_for_port(port, timeout=180)  # collectstatic compresses every file first
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)  # the server and its worker processes
+        try:
+            web.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(web.pid, signal.SIGKILL)
+            web.wait(timeout=10)
+        _gone(web.pid)
+        connection.close()
+
+
+def _gone(group: int) -> None:
+    """No process of the server's group may outlive the bench (a uvicorn worker holding the port):
+    the workers get 10 s to finish after their parent, then are killed."""
+    deadline = time.monotonic() + 10
+    while _group_alive(group):
+        if time.monotonic() > deadline:
+            os.killpg(group, signal.SIGKILL)
+            time.sleep(0.5)
+            if _group_alive(group):
+                raise SystemExit(f"server processes left behind (process group {group})")
+            return
+        time.sleep(0.1)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True

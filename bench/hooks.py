@@ -17,10 +17,13 @@ DEBUG off) on a throw-away PostgreSQL test database and Redis and drives `/hooks
 - on_play, CONNECTIONS_PERIODIC connections, every call a new viewer (distinct client id) of one of
   the LIVE_STREAMS streams, half of them HLS players (``stream=<slug>.m3u8``) as SRS reports them.
 
-Beside each figure, the ceiling of the same server with the same connections: a static file served
-by WhiteNoise (no database; /healthz would query PostgreSQL and Redis). wrk is a closed loop: with
-C connections busy, the mean latency is C / rate (Little's law), so the ceiling's p50 at 200
-connections is the lowest p50 this box can show at that concurrency. Usage (needs PostgreSQL and
+on_publish is measured twice: paced (each of the CONNECTIONS_PUBLISH callers waits 0-2 s between
+calls, so the latency is the hook's own time) and flat out (wrk's closed loop: with C connections
+busy, the mean latency is C / rate by Little's law, so it measures capacity, not latency).
+
+Beside each figure, the ceiling of the same server with the same connections and pace: the same
+route answering without work (a wrong secret, refused before the body is read into a service or
+the database is asked). Usage (needs PostgreSQL and
 Redis, as production):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/9 \\
         .venv/bin/python bench/hooks.py [SECONDS]
@@ -28,46 +31,44 @@ Redis, as production):
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from common import Row, database_url, print_rows, test_database
-from django.conf import settings
+from common import WRK_DONE, Row, WrkRun, print_rows, test_database, web_tier, wrk
 from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
 
 from streams import keys, services
 from streams.models import Origin, Stream, StreamSession, StreamViewer
-from testkit.media import free_port, wait_for_port
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-
-THREADS = 2  # wrk threads
 CONNECTIONS_PUBLISH = 200  # issue 16: "under 200 concurrent calls"
 CONNECTIONS_PERIODIC = 50  # on_hls / on_play: about one call in flight per live stream
 PUBLISH_STREAMS = 4000
 LIVE_STREAMS = 50
 REAP_AFTER = timedelta(milliseconds=100)
 SERVER_ID = "vid-bench"
+PACE_MS = 1000  # the paced run: each caller waits 0-2 s (mean 1 s) between calls
 
-DONE = r"""
-function done(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %f %f %d %d\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), summary.errors.status, summary.errors.connect +
-    summary.errors.read + summary.errors.write + summary.errors.timeout))
+# The ceiling: the same route answering without work (a wrong secret is refused before the body
+# is parsed or the database asked).
+TRIVIAL = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.path = "/hooks/srs?secret=wrong"
+wrk.body = "{}"
+"""
+
+# An open-ish loop: each connection is one caller waiting between calls, so latency is the hook's
+# own time, not the queue a closed loop of 200 busy connections builds (Little's law).
+PACED = r"""
+function delay()
+  return math.random(0, 2 * %(pace)d)
 end
 """
 
@@ -136,51 +137,25 @@ end
 """
 
 
-@dataclass(frozen=True)
-class Run:
-    """One wrk run: requests/s, p50 and p99 in ms, non-2xx answers, socket errors and timeouts."""
-
-    requests: int
-    rate: float
-    p50: float
-    p99: float
-    non_2xx: int
-    socket_errors: int
-
-    def line(self, what: str, connections: int) -> str:
-        return (
-            f"{what:<22}{connections:>6}{self.requests:>9,}{self.rate:>10,.0f}{self.p50:>9.2f}{self.p99:>9.2f}"
-            f"{self.non_2xx:>8}{self.socket_errors:>8}"
-        )
+def line(run: WrkRun, what: str, connections: int) -> str:
+    return (
+        f"{what:<26}{connections:>6}{run.requests:>9,}{run.rate:>10,.0f}{run.p50:>9.2f}{run.p99:>9.2f}"
+        f"{run.non_2xx:>8}{run.socket_errors:>8}"
+    )
 
 
 @dataclass(frozen=True)
 class Results:
-    publish: Run
-    hls: Run
-    play: Run
-    static_publish: Run  # the static file with the on_publish connections
-    static_periodic: Run  # … and with the on_hls / on_play ones
-    admitted: int  # sessions the publish run opened
+    paced: WrkRun  # on_publish, CONNECTIONS_PUBLISH callers each waiting PACE between calls
+    paced_ceiling: WrkRun  # the trivial answer, same callers and pace
+    publish: WrkRun  # on_publish as fast as the callers can go
+    hls: WrkRun
+    play: WrkRun
+    ceiling_publish: WrkRun  # the trivial answer with the on_publish connections, flat out
+    ceiling_periodic: WrkRun  # … and with the on_hls / on_play ones
+    admitted: int  # sessions the publish runs opened
     viewers: int  # viewers the play run counted
     signalled: int  # live sessions with a sign of life from the hls run
-
-
-def wrk(url: str, script: Path, connections: int, seconds: int) -> Run:
-    command = ["wrk", f"-t{min(THREADS, connections)}", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    match = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+) (\d+)", out)
-    if match is None:
-        raise SystemExit(f"wrk printed no result:\n{out}")
-    requests, micros, p50, p99, status, socket = match.groups()
-    return Run(
-        int(requests),
-        int(requests) / (int(micros) / 1e6),
-        float(p50) / 1000,
-        float(p99) / 1000,
-        int(status),
-        int(socket),
-    )
 
 
 def _lua_table(rows: list[tuple[str, ...]]) -> str:
@@ -230,11 +205,7 @@ class Reaper(threading.Thread):
 
 
 def measure(seconds: int) -> Results:
-    if shutil.which("wrk") is None:
-        raise SystemExit("cannot run: wrk is missing (apt-get install wrk)")
-    with test_database() as engine, tempfile.TemporaryDirectory() as tmp:
-        if engine != "postgresql" or not settings.REDIS_URL:
-            raise SystemExit("run it as production runs: DATABASE_URL (PostgreSQL) and REDIS_URL")
+    with test_database(), tempfile.TemporaryDirectory() as tmp:
         owner = User.objects.create_user("bench")
         publishing = _streams(owner, "pub", PUBLISH_STREAMS)
         first, last = publishing[0][0].pk, publishing[-1][0].pk
@@ -245,144 +216,82 @@ def measure(seconds: int) -> Results:
                     origin=Origin.SRS, app="live", slug=stream.slug, key=key, client_id=f"c{n}", server_id=SERVER_ID
                 )
             )
-        connection.close()
-
         work = Path(tmp)
         (work / "publishing.lua").write_text(_lua_table([(s.slug, k) for s, k in publishing]))
         (work / "live.lua").write_text(_lua_table([(s.slug, k, f"c{n}") for n, (s, k) in enumerate(live)]))
         secret = "bench-" + uuid.uuid4().hex
 
-        def script(name: str, body: str, streams: str) -> Path:
+        def script(name: str, body: str, streams: str, paced: bool = False) -> Path:
             # A tag per script: client ids of one run never repeat those of another (SRS's are unique).
-            fields = {"streams": work / streams, "tag": name[0] + uuid.uuid4().hex[:8], "threads": THREADS}
+            fields = {"streams": work / streams, "tag": name[0] + uuid.uuid4().hex[:8], "threads": 2}
             path = work / f"{name}.lua"
-            path.write_text(HEAD % {**fields, "server_id": SERVER_ID, "secret": secret} + body % {} + DONE)
+            head = HEAD % {**fields, "server_id": SERVER_ID, "secret": secret}
+            path.write_text(head + body % {} + (PACED % {"pace": PACE_MS} if paced else "") + WRK_DONE)
             return path
 
-        plain = work / "plain.lua"
-        plain.write_text(DONE)
-        port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-            "HOOK_SECRET": secret,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "LOG_LEVEL": "INFO",  # production's: one line per admitted publish
-            "STATIC_ROOT": str(work / "static"),
-            "WEB_WORKERS": "2",
-        }
-        web = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "web", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=(work / "web.log").open("wb"),
-        )
+        def trivial(paced: bool = False) -> Path:
+            path = work / f"trivial{'-paced' if paced else ''}.lua"
+            path.write_text(TRIVIAL + (PACED % {"pace": PACE_MS} if paced else "") + WRK_DONE)
+            return path
+
         reaper = Reaper(first, last)
-        try:
-            wait_for_port(port, timeout=60)
-            base = f"http://127.0.0.1:{port}"
-            static = f"{base}/static/js/live.js"
-            warm = max(1, min(2, seconds // 5))
-            reaper.start()
-            wrk(base, script("warm", PUBLISH, "publishing.lua"), 8, warm)  # every process: connections, code paths
-            wrk(static, plain, CONNECTIONS_PUBLISH, warm)
-
-            since = timezone.now()
-            publish = wrk(base, script("publish", PUBLISH, "publishing.lua"), CONNECTIONS_PUBLISH, seconds)
-            admitted = StreamSession.objects.filter(
-                stream_id__gte=first, stream_id__lte=last, started_at__gte=since
-            ).count()
-            static_publish = wrk(static, plain, CONNECTIONS_PUBLISH, max(3, seconds // 2))
-
-            since = timezone.now()
-            hls = wrk(base, script("hls", HLS, "live.lua"), CONNECTIONS_PERIODIC, seconds)
-            signalled = StreamSession.objects.filter(
-                stream_id__gt=last, ended_at__isnull=True, last_signal_at__gte=since
-            ).count()
-            play = wrk(base, script("play", PLAY, "live.lua"), CONNECTIONS_PERIODIC, seconds)
-            viewers = StreamViewer.objects.filter(started_at__gte=since).count()
-            static_periodic = wrk(static, plain, CONNECTIONS_PERIODIC, max(3, seconds // 2))
-        finally:
-            reaper.stopping.set()
-            os.killpg(web.pid, signal.SIGTERM)  # the server and its worker processes
+        # LOG_LEVEL INFO as production: one line per admitted publish.
+        with web_tier(work, HOOK_SECRET=secret, LOG_LEVEL="INFO") as base:
             try:
-                web.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(web.pid, signal.SIGKILL)
-                web.wait(timeout=10)
-            if reaper.is_alive():
-                reaper.join(timeout=5)
-            connection.close()
-        _check_stopped(web.pid)
-    return Results(publish, hls, play, static_publish, static_periodic, admitted, viewers, signalled)
+                warm = max(1, min(2, seconds // 5))
+                reaper.start()
+                wrk(base, script("warm", PUBLISH, "publishing.lua"), 8, warm)  # every process: connections, paths
+                since = timezone.now()
+                paced = wrk(base, script("paced", PUBLISH, "publishing.lua", True), CONNECTIONS_PUBLISH, seconds)
+                paced_ceiling = wrk(base, trivial(True), CONNECTIONS_PUBLISH, max(3, seconds // 2))
+                publish = wrk(base, script("publish", PUBLISH, "publishing.lua"), CONNECTIONS_PUBLISH, seconds)
+                admitted = StreamSession.objects.filter(
+                    stream_id__gte=first, stream_id__lte=last, started_at__gte=since
+                ).count()
+                ceiling_publish = wrk(base, trivial(), CONNECTIONS_PUBLISH, max(3, seconds // 2))
 
-
-def _check_stopped(group: int) -> None:
-    """No process of the server's group may outlive the bench (a uvicorn worker holding the port):
-    the workers get 10 s to finish after their parent, then are killed."""
-    deadline = time.monotonic() + 10
-    while _group_alive(group):
-        if time.monotonic() > deadline:
-            os.killpg(group, signal.SIGKILL)
-            time.sleep(0.5)
-            if _group_alive(group):
-                raise SystemExit(f"server processes left behind (process group {group})")
-            return
-        time.sleep(0.1)
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
+                since = timezone.now()
+                hls = wrk(base, script("hls", HLS, "live.lua"), CONNECTIONS_PERIODIC, seconds)
+                signalled = StreamSession.objects.filter(
+                    stream_id__gt=last, ended_at__isnull=True, last_signal_at__gte=since
+                ).count()
+                play = wrk(base, script("play", PLAY, "live.lua"), CONNECTIONS_PERIODIC, seconds)
+                viewers = StreamViewer.objects.filter(started_at__gte=since).count()
+                ceiling_periodic = wrk(base, trivial(), CONNECTIONS_PERIODIC, max(3, seconds // 2))
+            finally:
+                reaper.stopping.set()
+                if reaper.is_alive():
+                    reaper.join(timeout=5)
+    return Results(
+        paced, paced_ceiling, publish, hls, play, ceiling_publish, ceiling_periodic, admitted, viewers, signalled
+    )
 
 
 def rows_of(results: Results) -> list[Row]:
-    ceiling_publish = f"static file, {CONNECTIONS_PUBLISH} conns"
-    ceiling_periodic = f"static file, {CONNECTIONS_PERIODIC} conns"
-    publish, static = results.publish, results.static_publish
+    callers = f"{CONNECTIONS_PUBLISH} callers, {PACE_MS / 1000:.0f} s apart"
+    trivial_paced = f"trivial answer, {callers}"
+    flat_out = f"trivial answer, {CONNECTIONS_PUBLISH} conns"
+    periodic = f"trivial answer, {CONNECTIONS_PERIODIC} conns"
+    paced, ceiling = results.paced, results.paced_ceiling
     return [
+        Row(f"on_publish p50, {callers}", paced.p50, "ms", trivial_paced, ceiling.p50, "<= 5 ms", False),
+        Row(f"on_publish p99, {callers}", paced.p99, "ms", trivial_paced, ceiling.p99, "<= 20 ms", False),
         Row(
-            f"on_publish p50, {CONNECTIONS_PUBLISH} conns",
-            publish.p50,
-            "ms",
-            ceiling_publish,
-            static.p50,
-            "<= 5 ms",
-            False,
+            f"on_publish/s, {CONNECTIONS_PUBLISH} conns flat out",
+            results.publish.rate,
+            "/s",
+            flat_out,
+            results.ceiling_publish.rate,
         ),
         Row(
-            f"on_publish p99, {CONNECTIONS_PUBLISH} conns",
-            publish.p99,
-            "ms",
-            ceiling_publish,
-            static.p99,
-            "<= 20 ms",
-            False,
-        ),
-        Row(f"on_publish rate, {CONNECTIONS_PUBLISH} conns", publish.rate, "/s", ceiling_publish, static.rate),
-        Row(
-            f"on_hls rate, {LIVE_STREAMS} streams",
+            f"on_hls/s, {LIVE_STREAMS} streams",
             results.hls.rate,
             "/s",
-            ceiling_periodic,
-            results.static_periodic.rate,
+            periodic,
+            results.ceiling_periodic.rate,
             ">= 2,000/s",
         ),
-        Row(
-            "on_play rate, new viewers",
-            results.play.rate,
-            "/s",
-            ceiling_periodic,
-            results.static_periodic.rate,
-            ">= 2,000/s",
-        ),
+        Row("on_play/s, new viewers", results.play.rate, "/s", periodic, results.ceiling_periodic.rate, ">= 2,000/s"),
     ]
 
 
@@ -393,16 +302,19 @@ def rows(seconds: int = 8) -> list[Row]:
 def main(seconds: int) -> None:
     results = measure(seconds)
     print(f"origin hooks through `manage.py web` (2 processes), PostgreSQL + Redis, wrk on this box, {seconds} s runs")
-    print(f"{'what':<22}{'conns':>6}{'requests':>9}{'rate/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>8}{'socket':>8}")
-    print(results.publish.line("on_publish", CONNECTIONS_PUBLISH))
-    print(results.static_publish.line("static file", CONNECTIONS_PUBLISH))
-    print(results.hls.line(f"on_hls ({LIVE_STREAMS} streams)", CONNECTIONS_PERIODIC))
-    print(results.play.line("on_play (new viewers)", CONNECTIONS_PERIODIC))
-    print(results.static_periodic.line("static file", CONNECTIONS_PERIODIC))
+    print(f"{'what':<26}{'conns':>6}{'requests':>9}{'rate/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>8}{'socket':>8}")
+    print(line(results.paced, "on_publish, paced", CONNECTIONS_PUBLISH))
+    print(line(results.paced_ceiling, "trivial answer, paced", CONNECTIONS_PUBLISH))
+    print(line(results.publish, "on_publish, flat out", CONNECTIONS_PUBLISH))
+    print(line(results.ceiling_publish, "trivial answer, flat out", CONNECTIONS_PUBLISH))
+    print(line(results.hls, f"on_hls ({LIVE_STREAMS} streams)", CONNECTIONS_PERIODIC))
+    print(line(results.play, "on_play (new viewers)", CONNECTIONS_PERIODIC))
+    print(line(results.ceiling_periodic, "trivial answer", CONNECTIONS_PERIODIC))
     print(
         f"checked in the database: {results.admitted:,} sessions opened by on_publish, {results.signalled} of "
         f"{LIVE_STREAMS} live sessions signalled by on_hls, {results.viewers:,} viewers counted by on_play"
     )
+    print("(the trivial answer: the same route refusing a wrong secret, no database work; non-2xx by design)")
     print()
     print_rows(rows_of(results))
 

@@ -4,7 +4,8 @@ Registers NODES nodes relaying one live stream on a throw-away PostgreSQL test d
 `manage.py web` (the production web tier, DEBUG off) against it and Redis, and drives it with wrk
 (Debian's package) from the same machine: every request is one node's next heartbeat in the README's
 schema, NODES distinct keys with increasing sequence numbers. Beside each figure, the ceiling of the
-same server and connections: a static file (WhiteNoise, no database). Prints one row per connection
+same server, route and connections answering without work (a body that is not JSON, refused
+before the batcher, the rate limit or the database). Prints one row per connection
 count, then how many accepted heartbeats reached the minute buckets. Usage:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/9 \\
         .venv/bin/python bench/web_heartbeats.py [NODES] [SECONDS] [CONNECTIONS...]
@@ -12,29 +13,20 @@ count, then how many accepted heartbeats reached the minute buckets. Usage:
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
-from common import database_url, heartbeating_fleet, test_database
-from django.conf import settings
-from django.db import connection
+from common import WRK_DONE, Row, WrkRun, heartbeating_fleet, print_rows, test_database, web_tier, wrk
 from django.db.models import Sum
 
+from nodes.fastpath import PATH
 from nodes.models import NodeMinute
-from testkit.media import free_port, wait_for_port
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-
-# Each wrk thread owns every THREADS-th node, so each node's sequence numbers only ever rise.
+# Each wrk thread owns every other node, so each node's sequence numbers only ever rise.
 LUA = r"""
 local keys = dofile("%(keys)s")
 local session = "%(session)s"
@@ -66,105 +58,86 @@ function request()
     seq[n], session, (os.time() - %(epoch)d) * 100000, os.time() - %(epoch)d, os.time() - %(epoch)d, n %% 7, n - 1)
   return wrk.format(nil, "/api/v1/nodes/heartbeat", nil, body)
 end
-function done(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%d %%f %%f %%d %%d\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), summary.errors.status, summary.errors.connect +
-    summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
 """
 
-PLAIN = r"""
-function done(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %f %f %d %d\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), summary.errors.status, summary.errors.connect +
-    summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
+# The ceiling: the same server, route and connections answering without any work (a body that is
+# not JSON is refused by the lean route before the batcher, the rate limit or the database).
+TRIVIAL = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "text/plain"
+wrk.body = "x"
 """
 
-THREADS = 2
+
+@dataclass(frozen=True)
+class Line:
+    connections: int
+    beats: WrkRun
+    ceiling: WrkRun
 
 
-def wrk(url: str, script: Path, connections: int, seconds: int) -> tuple[float, float, float, int, int]:
-    """(requests/s, p50 ms, p99 ms, HTTP errors, socket errors and timeouts) of one wrk run (wrk gives
-    up on a request after 2 s)."""
-    threads = min(THREADS, connections)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
-    out = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    match = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+) (\d+)", out)
-    if match is None:
-        raise SystemExit(f"wrk printed no result:\n{out}")
-    requests, micros, p50, p99, status, socket = match.groups()
-    return int(requests) / (int(micros) / 1e6), float(p50) / 1000, float(p99) / 1000, int(status), int(socket)
+@dataclass(frozen=True)
+class Results:
+    nodes: int
+    lines: list[Line]
+    counted: int  # heartbeats in the minute buckets after the runs
+    accepted: int  # heartbeats answered 200 (all accepted: sequence numbers only rise)
 
 
-def main(count: int, seconds: int, connection_counts: list[int]) -> None:
-    if shutil.which("wrk") is None:
-        raise SystemExit("cannot run: wrk is missing (apt-get install wrk)")
-    with test_database() as engine, tempfile.TemporaryDirectory() as tmp:
-        if engine != "postgresql" or not settings.REDIS_URL:
-            raise SystemExit("run it as production runs: DATABASE_URL (PostgreSQL) and REDIS_URL")
+def measure(count: int, seconds: int, connection_counts: list[int]) -> Results:
+    with test_database(), tempfile.TemporaryDirectory() as tmp:
         api_keys = heartbeating_fleet(count)
-        connection.close()
         work = Path(tmp)
         (work / "keys.lua").write_text("return {" + ",".join(f'"{k}"' for k in api_keys) + "}\n")
         beats = work / "beats.lua"
-        beats.write_text(
-            LUA
-            % {"keys": work / "keys.lua", "session": uuid.uuid4().hex, "threads": THREADS, "epoch": int(time.time())}
-        )
-        plain = work / "plain.lua"
-        plain.write_text(PLAIN)
-
-        port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-            "HOOK_SECRET": "bench-" + uuid.uuid4().hex,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "HEARTBEAT_RATE_LIMIT": "1000000",  # measure the path, not the limiter's refusals
-            "LOG_LEVEL": "WARNING",
-            "STATIC_ROOT": str(work / "static"),
-        }
-        web = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "web", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=(work / "web.log").open("wb"),
-        )
-        try:
-            wait_for_port(port, timeout=180)  # collectstatic compresses every file first
-            base = f"http://127.0.0.1:{port}"
+        fields = {"keys": work / "keys.lua", "session": uuid.uuid4().hex, "threads": 2, "epoch": int(time.time())}
+        beats.write_text(LUA % fields + WRK_DONE)
+        trivial = work / "trivial.lua"
+        trivial.write_text(TRIVIAL + WRK_DONE)
+        # Measure the path, not the limiter's refusals.
+        with web_tier(work, HEARTBEAT_RATE_LIMIT="1000000") as base:
             wrk(base, beats, 4, 3)  # warm-up: every process has connections, every node a first beat
-            static = f"{base}/static/js/live.js"
-            print(f"heartbeats from {count:,} nodes through `manage.py web`, PostgreSQL + Redis, wrk on this box")
-            print(
-                f"{'conns':>6}{'beats/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>8}{'timeouts':>9}"
-                f"   {'ceiling/s':>10}{'ratio':>7}"
-            )
             before = NodeMinute.objects.aggregate(n=Sum("heartbeats"))["n"] or 0
-            sent = 0.0
+            lines, accepted = [], 0
             for conns in connection_counts:
-                rate, p50, p99, errors, timeouts = wrk(base, beats, conns, seconds)
-                sent += rate * seconds
-                ceiling, *_ = wrk(static, plain, conns, max(3, seconds // 3))
-                row = f"{conns:>6}{rate:>10,.0f}{p50:>9.1f}{p99:>9.1f}{errors:>8}{timeouts:>9}"
-                print(f"{row}   {ceiling:>10,.0f}{rate / ceiling:>7.0%}")
-            time.sleep(2)
-            after = NodeMinute.objects.aggregate(n=Sum("heartbeats"))["n"] or 0
-            print(f"minute buckets: {after - before:,} heartbeats counted of about {sent:,.0f} sent")
-        finally:
-            os.killpg(web.pid, signal.SIGTERM)  # the server and its worker processes
-            web.wait(timeout=20)
-            connection.close()
+                run = wrk(base, beats, conns, seconds)
+                accepted += run.requests - run.non_2xx - run.socket_errors
+                lines.append(Line(conns, run, wrk(base + PATH, trivial, conns, max(3, seconds // 3))))
+            time.sleep(1)
+            counted = (NodeMinute.objects.aggregate(n=Sum("heartbeats"))["n"] or 0) - before
+    return Results(count, lines, counted, accepted)
+
+
+def rows_of(results: Results) -> list[Row]:
+    made = []
+    for line in results.lines:
+        where = f"{results.nodes:,} nodes, {line.connections} conns"
+        ceiling = f"same route answering without work, {line.connections} conns"
+        made.append(Row(f"heartbeats/s, {where}", line.beats.rate, "/s", ceiling, line.ceiling.rate, ">= 3,000/s"))
+        made.append(
+            Row(f"heartbeat p99, {where}", line.beats.p99, "ms", ceiling, line.ceiling.p99, "<= 50 ms at 64", False)
+        )
+    return made
+
+
+def rows(count: int = 10_000, seconds: int = 10) -> list[Row]:
+    return rows_of(measure(count, seconds, [64]))
+
+
+def main(count: int, seconds: int, connection_counts: list[int]) -> None:
+    results = measure(count, seconds, connection_counts)
+    print(f"heartbeats from {count:,} nodes through `manage.py web`, PostgreSQL + Redis, wrk on this box")
+    print(
+        f"{'conns':>6}{'beats/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>8}{'timeouts':>9}"
+        f"   {'ceiling/s':>10}{'p99 ms':>8}{'ratio':>7}"
+    )
+    for line in results.lines:
+        b, c = line.beats, line.ceiling
+        row = f"{line.connections:>6}{b.rate:>10,.0f}{b.p50:>9.1f}{b.p99:>9.1f}{b.non_2xx:>8}{b.socket_errors:>9}"
+        print(f"{row}   {c.rate:>10,.0f}{c.p99:>8.1f}{b.rate / c.rate:>7.0%}")
+    print(f"minute buckets: {results.counted:,} heartbeats counted, {results.accepted:,} answered 200 by wrk's count")
+    print()
+    print_rows(rows_of(results))
 
 
 if __name__ == "__main__":

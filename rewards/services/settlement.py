@@ -17,14 +17,15 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from core import live
 from core.errors import ServiceError
 from nodes.models import Approval, NodeMinute, endpoint_key
 from rewards.events import Credited
-from rewards.models import EntryKind, LedgerEntry, Settlement
+from rewards.models import Settlement
+from rewards.services.ledger_writes import node_totals, write_credits
 from rewards.split import split_pool, to_cents
 from streams import services as stream_services
 from streams.models import Stream, StreamSession
@@ -78,13 +79,12 @@ def contributions(stream: Stream, start: datetime) -> list[Contribution]:
     never pay by themselves), and its uptime share, where each minute counts once per address.
     Only minutes in which the origin was seen alive count.
 
-    Totals come from one aggregate query; minute by minute only for the few nodes that need it
-    (a failed check, a shared address, viewers' reports)."""
+    Totals come from one aggregate query (``node_totals``); minute by minute only for the few
+    nodes that need it (a failed check, a shared address, viewers' reports)."""
     end = start + HOUR
     alive = stream_services.alive_minutes(stream, start, end)  # minutes the origin vouched for
-    buckets = NodeMinute.objects.filter(_within(alive), stream=stream, healthy_heartbeats__gt=0).exclude(
-        node__approval=Approval.SUSPENDED
-    )
+    healthy = NodeMinute.objects.filter(_within(alive), stream=stream, healthy_heartbeats__gt=0)
+    buckets = healthy.exclude(node__approval=Approval.SUSPENDED)
     voided: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for node_id, since, until in failed_windows(start, end):
         voided[node_id].append((since, until))
@@ -93,15 +93,9 @@ def contributions(stream: Stream, start: datetime) -> list[Contribution]:
     place: dict[int, str] = {}
     minutes: dict[int, int] = {}
     claimed: dict[int, int] = {}
-    totals = (
-        buckets.exclude(node_id__in=voided)
-        .values("node_id", "node__owner_id", "node__endpoint", "node__public_url")
-        .annotate(n=Count("pk"), sent=Sum("bytes_served"))
-    )
-    for row in totals:
-        node_id = row["node_id"]
-        owner[node_id], minutes[node_id], claimed[node_id] = row["node__owner_id"], row["n"], row["sent"] or 0
-        place[node_id] = endpoint_key(row["node__endpoint"], row["node__public_url"])
+    for node_id, user_id, endpoint, public_url, n, sent in node_totals(healthy.exclude(node_id__in=voided)):
+        owner[node_id], minutes[node_id], claimed[node_id] = user_id, n, sent
+        place[node_id] = endpoint_key(endpoint, public_url)
     detail: dict[int, dict[datetime, int]] = {}  # node -> its counted minutes and claimed bytes
 
     def load(node_ids: set[int]) -> None:
@@ -206,27 +200,19 @@ def settle_stream_hour(stream: Stream, start: datetime) -> Settlement | None:
                 credited=sum(shares.values(), Decimal(0)),
                 nodes=len(shares),
             )
-            entries = [
-                LedgerEntry(
-                    user_id=by_node[node_id].user_id,
-                    kind=EntryKind.CREDIT,
-                    amount=amount,
-                    settlement=settlement,
-                    node_id=node_id,
-                    stream=stream,
-                    memo=memo,
-                    minutes=by_node[node_id].minutes,
-                    bytes_served=by_node[node_id].bytes_served,
-                )
-                for node_id, amount in sorted(shares.items())
-            ]
-            LedgerEntry.objects.bulk_create(entries, batch_size=2000)
+            credits = [(by_node[node_id], amount) for node_id, amount in sorted(shares.items())]
+            write_credits(
+                settlement.pk,
+                stream.pk,
+                memo,
+                ((c.user_id, c.node_id, a, c.minutes, c.bytes_served) for c, a in credits),
+            )
             took = int((time.monotonic() - began) * 1000)
             Settlement.objects.filter(pk=settlement.pk).update(duration_ms=took)
             settlement.duration_ms = took
             per_user: dict[int, Decimal] = defaultdict(Decimal)
-            for entry in entries:
-                per_user[entry.user_id] += entry.amount
+            for c, amount in credits:
+                per_user[c.user_id] += amount
             for user_id, amount in per_user.items():  # one push per friend, sent after commit
                 live.push(Credited(audience=user_id, stream=stream.slug, hour=start, amount=amount))
     except IntegrityError:
