@@ -57,18 +57,24 @@ def _waits(api_keys: list[str]) -> list[int | None]:
     return [wait if count > settings.HEARTBEAT_RATE_LIMIT else None for count in counts]
 
 
+# One command for a whole batch: each key counted, its expiry set by its window's first beat.
+_COUNT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return counts
+"""
+
+
 def _count(names: list[str], timeout: int) -> list[int]:
     backend = caches["default"]  # ``cache`` is a proxy: ask for the backend itself
     if isinstance(backend, RedisCache):
-        # INCR then EXPIRE NX: the first beat of a window starts its expiry, later ones keep it.
         # Django's own client (the private attribute is how its RedisCache exposes it).
         client = backend._cache.get_client(write=True)  # type: ignore[attr-defined]
-        pipe = client.pipeline(transaction=False)
-        for name in names:
-            key = backend.make_and_validate_key(name)
-            pipe.incr(key)
-            pipe.expire(key, timeout, nx=True)
-        return [int(n) for n in pipe.execute()[::2]]
+        keys = [backend.make_and_validate_key(name) for name in names]
+        return [int(n) for n in client.eval(_COUNT_SCRIPT, len(keys), *keys, timeout)]
     counts = []
     for name in names:  # the local default (LocMemCache): no round trips to save
         try:

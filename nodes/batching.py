@@ -1,5 +1,6 @@
 """Group commit for heartbeats: the beats that arrive while the previous batch is in the database
-are answered together, by one thread per process with one database connection.
+are answered together, by one thread per process (``HEARTBEAT_BATCH_THREADS`` for more) with one
+database connection.
 
 At low load a batch is one beat and nothing waits; under load each round trip is shared by every
 beat that arrived meanwhile, so the database work per beat falls as the load rises. A beat is
@@ -27,21 +28,24 @@ FAILED: Answer = (500, error_body("server_error", "Internal server error."), {})
 
 
 class Batcher(Generic[Item]):
-    def __init__(self, answer: Callable[[list[Item]], list[Answer]], *, largest: int = 500) -> None:
+    def __init__(self, answer: Callable[[list[Item]], list[Answer]], *, threads: int = 1, largest: int = 500) -> None:
         self._answer = answer
         self._largest = largest
         self._waiting: list[tuple[Item, asyncio.Future[Answer], asyncio.AbstractEventLoop]] = []
         self._ready = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._count = threads
 
     async def submit(self, item: Item) -> Answer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
         with self._ready:
             self._waiting.append((item, future, loop))
-            if self._thread is None or not self._thread.is_alive():  # first use in this process
-                self._thread = threading.Thread(target=self._run, name="heartbeat-batches", daemon=True)
-                self._thread.start()
+            if not self._threads:  # first use in this process (uvicorn forks its workers)
+                for n in range(self._count):
+                    thread = threading.Thread(target=self._run, name=f"heartbeat-batches-{n}", daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
             self._ready.notify()
         return await future
 

@@ -15,6 +15,8 @@ import json
 import logging
 from typing import Any
 
+from django.conf import settings
+
 from core.errors import error_body
 from core.lean import Scope, read_body, respond
 from nodes.api import answer_heartbeats
@@ -26,7 +28,7 @@ PATH = "/api/v1/nodes/heartbeat"
 MAX_BODY = 64 * 1024  # a heartbeat is a few hundred bytes
 
 
-BATCHER: Batcher[tuple[str, object]] = Batcher(answer_heartbeats)
+BATCHER: Batcher[tuple[str, object]] = Batcher(answer_heartbeats, threads=settings.HEARTBEAT_BATCH_THREADS)
 
 
 class HeartbeatFastPath:

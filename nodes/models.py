@@ -49,11 +49,14 @@ class Node(models.Model):
     approval = models.CharField(max_length=16, choices=Approval.choices, default=Approval.APPROVED)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    # Liveness: deadlines stored at each heartbeat, so "who is online" is an indexed range query.
+    # Liveness: deadlines stored at each heartbeat, so "who is online" is a comparison. Not indexed:
+    # every heartbeat moves them, and an indexed column changing makes each beat's UPDATE write a
+    # new entry into every index of the table; without, PostgreSQL updates the row in place (HOT,
+    # with the free space migration 0004 leaves in each page). "Online" is most nodes anyway.
     heartbeat_interval = models.PositiveIntegerField(default=10)
     last_seen_at = models.DateTimeField(null=True, blank=True)
-    stale_after = models.DateTimeField(null=True, blank=True, db_index=True)
-    offline_after = models.DateTimeField(null=True, blank=True, db_index=True)
+    stale_after = models.DateTimeField(null=True, blank=True)
+    offline_after = models.DateTimeField(null=True, blank=True)
 
     # What the agent said in its newest accepted heartbeat (counters are totals of its session).
     agent_session = models.CharField(max_length=64, blank=True)
@@ -90,7 +93,6 @@ class Node(models.Model):
 
     class Meta:
         ordering = ["name", "pk"]
-        indexes = [models.Index(fields=["assigned_stream", "stale_after"], name="node_assigned_online_idx")]
 
     def __str__(self) -> str:
         return f"{self.name} (#{self.pk})"

@@ -3,7 +3,8 @@
 Split by responsibility; everything is re-exported here, so callers use ``nodes.services.X``:
 - ``enrollment``: enrollment tokens, registration, finding the node behind an API key;
 - ``heartbeats``: the hot path, recorded in batches (one short transaction per batch);
-- ``approval``: admins' operations (approve, pin, suspend) and the resolved endpoint.
+- ``approval``: admins' operations (approve, pin, suspend) and the resolved endpoint;
+- ``retention``: pruning minute buckets settlement no longer needs.
 """
 
 from nodes.services.approval import approve, pin, set_endpoint, suspend
@@ -22,6 +23,7 @@ from nodes.services.heartbeats import (
     record_heartbeat,
     record_heartbeats,
 )
+from nodes.services.retention import minute_bucket_hours, prune_node_minutes
 
 __all__ = [
     "API_KEY_PREFIX",
@@ -33,7 +35,9 @@ __all__ = [
     "approve",
     "authenticate",
     "create_enrollment_token",
+    "minute_bucket_hours",
     "pin",
+    "prune_node_minutes",
     "record_heartbeat",
     "record_heartbeats",
     "register_node",
