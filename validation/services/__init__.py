@@ -1,5 +1,6 @@
 """The one place that changes validation state: spot-checks and trust (``spotchecks``), and what
-viewers attest a node delivered to them (``delivery``)."""
+viewers attest a node delivered to them (``delivery``), and pruning what no one needs any more
+(``retention``)."""
 
 from validation.services.delivery import (
     DeliveryError,
@@ -11,6 +12,7 @@ from validation.services.delivery import (
     read_ticket,
     report_segments,
 )
+from validation.services.retention import attested_minute_hours, prune_validation
 from validation.services.spotchecks import (
     CheckSkipped,
     Judgement,
@@ -30,9 +32,11 @@ __all__ = [
     "SegmentReport",
     "Ticket",
     "attested_bytes",
+    "attested_minute_hours",
     "failed_windows",
     "issue_ticket",
     "judge",
+    "prune_validation",
     "read_ticket",
     "record_origin_frames",
     "reinstate",
