@@ -175,11 +175,19 @@ def wrk(url: str, script: Path, connections: int, seconds: int, threads: int = 2
     return WrkRun(count, count / (int(micros) / 1e6), float(p50) / 1000, float(p99) / 1000, int(status), int(sockets))
 
 
+@dataclass(frozen=True)
+class WebTier:
+    url: str  # http://127.0.0.1:<port>
+    port: int
+    pid: int  # the server's process (and process group: its workers are in it)
+    log: Path  # its stderr
+
+
 @contextmanager
-def web_tier(workdir: Path, **env: str) -> Iterator[str]:
-    """`manage.py web` (what `make web` runs: uvicorn, one process per core, DEBUG off) on a free
-    port against the bench's test database and Redis; yields its base URL. Every process of the
-    server is gone when this returns."""
+def web_tier(workdir: Path, *args: str, **env: str) -> Iterator[WebTier]:
+    """`manage.py web` (what `make web` runs: uvicorn, one process per core, DEBUG off; ``args``
+    are more options, e.g. --skip-collectstatic) on a free port against the bench's test database
+    and Redis. Every process of the server is gone when this returns."""
     from testkit.media import free_port, wait_for_port
 
     if settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1] != "postgresql" or not settings.REDIS_URL:
@@ -198,24 +206,37 @@ def web_tier(workdir: Path, **env: str) -> Iterator[str]:
         **env,
     }
     root = Path(__file__).resolve().parent.parent
+    log = workdir / "web.log"
     web = subprocess.Popen(
-        [sys.executable, str(root / "manage.py"), "web", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, str(root / "manage.py"), "web", "--host", "127.0.0.1", "--port", str(port), *args],
         env=environment,
         cwd=root,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
-        stderr=(workdir / "web.log").open("wb"),
+        stderr=log.open("wb"),
     )
     try:
-        wait_for_port(port, timeout=180)  # collectstatic compresses every file first
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180  # collectstatic compresses every file first
+        while True:
+            if web.poll() is not None:
+                raise SystemExit(f"`manage.py web` exited with {web.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                wait_for_port(port, timeout=1)
+                break
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+        time.sleep(1)  # the workers are up (the supervisor binds the port first)
+        yield WebTier(f"http://127.0.0.1:{port}", port, web.pid, log)
     finally:
-        os.killpg(web.pid, signal.SIGTERM)  # the server and its worker processes
         try:
+            os.killpg(web.pid, signal.SIGTERM)  # the server and its worker processes
             web.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(web.pid, signal.SIGKILL)
             web.wait(timeout=10)
+        except ProcessLookupError:
+            pass
         _gone(web.pid)
         connection.close()
 

@@ -236,7 +236,8 @@ def measure(seconds: int) -> Results:
 
         reaper = Reaper(first, last)
         # LOG_LEVEL INFO as production: one line per admitted publish.
-        with web_tier(work, HOOK_SECRET=secret, LOG_LEVEL="INFO") as base:
+        with web_tier(work, HOOK_SECRET=secret, LOG_LEVEL="INFO") as site:
+            base = site.url
             try:
                 warm = max(1, min(2, seconds // 5))
                 reaper.start()

@@ -95,7 +95,8 @@ def measure(count: int, seconds: int, connection_counts: list[int]) -> Results:
         trivial = work / "trivial.lua"
         trivial.write_text(TRIVIAL + WRK_DONE)
         # Measure the path, not the limiter's refusals.
-        with web_tier(work, HEARTBEAT_RATE_LIMIT="1000000") as base:
+        with web_tier(work, HEARTBEAT_RATE_LIMIT="1000000") as site:
+            base = site.url
             wrk(base, beats, 4, 3)  # warm-up: every process has connections, every node a first beat
             before = NodeMinute.objects.aggregate(n=Sum("heartbeats"))["n"] or 0
             lines, accepted = [], 0

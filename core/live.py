@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -71,17 +72,35 @@ def mark_present(user_id: int) -> None:
 
 
 def is_present(user_id: int) -> bool:
+    return user_id in present_among([user_id])
+
+
+def present_among(user_ids: Sequence[int]) -> set[int]:
+    """Which of these users have a dashboard open: this process's memo, then one cache read for
+    the others (a batch of heartbeats asks once, not once per beat)."""
     now = time.monotonic()
-    memo = _present.get(user_id)
-    if memo is not None and memo[0] > now:
-        return memo[1]
+    present: set[int] = set()
+    unknown: list[int] = []
+    for user_id in dict.fromkeys(user_ids):
+        memo = _present.get(user_id)
+        if memo is not None and memo[0] > now:
+            if memo[1]:
+                present.add(user_id)
+        else:
+            unknown.append(user_id)
+    if not unknown:
+        return present
     try:
-        present = cache.get(f"live.present.{user_id}") is not None
+        found = cache.get_many([f"live.present.{u}" for u in unknown])
+        answers = {u: f"live.present.{u}" in found for u in unknown}
     except Exception:  # unsure: push (a push nobody receives costs less than one that is lost)
-        present = True
+        answers = dict.fromkeys(unknown, True)
     if len(_present) > 100_000:
         _present.clear()
-    _present[user_id] = (now + 1.0, present)
+    for user_id, here in answers.items():
+        _present[user_id] = (now + 1.0, here)
+        if here:
+            present.add(user_id)
     return present
 
 
@@ -96,7 +115,8 @@ def push(event: LiveEvent) -> None:
 def push_many(events: Sequence[LiveEvent]) -> None:
     """``push`` for a batch (the heartbeat path): the events for users present go out together
     after commit, concurrently, in one blocking call instead of one per event."""
-    wanted = [e for e in events if e.audience is None or is_present(e.audience)]
+    here = present_among([e.audience for e in events if e.audience is not None])
+    wanted = [e for e in events if e.audience is None or e.audience in here]
     if len(wanted) == 1:
         transaction.on_commit(lambda: send_now(wanted[0]))
     elif wanted:
@@ -118,12 +138,48 @@ def _send_together(events: Sequence[LiveEvent]) -> None:
         asyncio.get_running_loop()
     except RuntimeError:
         try:
-            async_to_sync(send_all)()
+            _blocking(layer, send_all())
         except Exception:  # the layer is down: as in send_now, the changes stand
             log.warning("%d live pushes failed", len(events), exc_info=True)
         return
     for event in events:  # called from async code: scheduled on its loop, never blocking it
         send_now(event)
+
+
+class _SenderLoop:
+    """One event loop per process, in a thread of its own, for pushes from sync code (the
+    heartbeat batches, jobs). channels_redis keeps its Redis connections per event loop, and
+    ``async_to_sync`` runs each call on a new loop: every push opened a new connection."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def run(self, work: Coroutine[Any, Any, None], timeout: float = 5.0) -> None:
+        with self._lock:
+            if self._loop is None or self._thread is None or not self._thread.is_alive():  # first use, or forked
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, name="live-pushes", daemon=True)
+                self._thread.start()
+            loop = self._loop
+        asyncio.run_coroutine_threadsafe(work, loop).result(timeout)
+
+
+_sender = _SenderLoop()
+
+
+def _blocking(layer: Any, work: Coroutine[Any, Any, None]) -> None:
+    """Run a send from sync code: on the process's sender loop for the Redis layer; the in-memory
+    layer (local runs, tests) binds its queues to the loop that uses them, so it keeps asgiref's."""
+    if type(layer).__module__.startswith("channels_redis"):
+        _sender.run(work)
+    else:
+        async_to_sync(_awaited)(work)
+
+
+async def _awaited(work: Coroutine[Any, Any, None]) -> None:
+    await work
 
 
 def _message(event: LiveEvent) -> tuple[str, dict[str, Any]]:
@@ -152,6 +208,6 @@ def send_now(event: LiveEvent) -> None:
             _pending.add(task)
             task.add_done_callback(_sent)
         else:
-            async_to_sync(layer.group_send)(group, message)
+            _blocking(layer, layer.group_send(group, message))
     except Exception:  # the layer is down: the change itself stands, dashboards catch up on reload
         log.warning("live push %s to %s failed", event.kind, group, exc_info=True)

@@ -252,7 +252,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py 8 times reads out after 5 s, as long as channels_redis blocks waiting for a
+            # message: idle sockets died with TimeoutError; and it refuses (MaxConnectionsError)
+            # past 100 connections instead of waiting, which a burst of pushes reaches
+            # (redis/redis-py#4091, django/channels_redis#422; seen in bench/fanout.py).
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 2000}]},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

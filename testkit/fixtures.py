@@ -63,3 +63,17 @@ def enroll(tmp_path, site, friend) -> Iterator[Callable[..., AgentProcess]]:  # 
         code = agent.stop()
         # Shown by pytest when the test fails: what each agent said.
         print(f"--- {agent.name} (exit {code}) ---\n" + "\n".join(agent.log().splitlines()[-25:]))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pools_closed_before_the_test_database_is_dropped(django_db_setup: None) -> Iterator[None]:
+    """Threads the tests start (the heartbeat batcher, Channels' pool threads) return their
+    connections to the psycopg pool, which keeps them open: closed here, after the last test and
+    before pytest-django drops the test database (which it cannot while anyone is connected)."""
+    yield
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        close_pool = getattr(connection, "close_pool", None)  # PostgreSQL's wrapper, with a pool
+        if close_pool is not None and getattr(connection, "pool", None) is not None:
+            close_pool()
