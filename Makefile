@@ -57,12 +57,13 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## bench: every benchmark, then one table of figures beside ceilings measured in the same run (under
+## 10 minutes). Like production: PostgreSQL and Redis (the local services by default), nginx-rtmp,
+## ffmpeg and wrk (Debian packages); docs/BENCHMARKS.md holds the latest table.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
 bench: $(VENV)/.installed-dev
-	cd bench && ../$(BIN)/python hooks.py
-	cd bench && ../$(BIN)/python heartbeats.py 2000 3
-	cd bench && ../$(BIN)/python spotcheck.py 20
-	cd bench && ../$(BIN)/python coverage.py 2000 2 1
-	cd bench && ../$(BIN)/python settlement.py 2000
+	cd bench && DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) ../$(BIN)/python all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

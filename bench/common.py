@@ -27,7 +27,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
+from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 
@@ -40,6 +40,7 @@ def test_database() -> Iterator[str]:
         yield settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     finally:
         connection.creation.destroy_test_db(name, verbosity=0)
+        teardown_test_environment()  # `make bench` creates one after another
 
 
 def database_url() -> str:

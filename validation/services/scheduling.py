@@ -48,8 +48,11 @@ def claim_due(limit: int, *, now: datetime | None = None) -> list[Node]:
     claimed: list[int] = []
     for _ in range(CLAIM_PAGES):
         due = list(
+            # By deadline alone (ties in any order): PostgreSQL then walks the deadline index and
+            # stops at the page's end, ~0.1 ms; with the node's id as a second key it sorted the
+            # whole fleet's join on every claim, ~13 ms at 10,000 nodes (bench/coverage.py).
             pool.filter(check_due__due_at__lte=now)
-            .order_by(F("check_due__due_at").asc(), "pk")
+            .order_by(F("check_due__due_at").asc())
             .values_list("pk", "check_due__due_at")[: limit * 2]
         )
         for pk, due_at in due:
