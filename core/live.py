@@ -156,14 +156,21 @@ class _SenderLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
-    def run(self, work: Coroutine[Any, Any, None], timeout: float = 5.0) -> None:
+    def run(self, work: Coroutine[Any, Any, None], timeout: float = 1.0) -> None:
+        """Wait at most ``timeout`` (the heartbeat batch waits on this): a slow channel layer costs
+        a push, not the answers of the beats behind it."""
         with self._lock:
             if self._loop is None or self._thread is None or not self._thread.is_alive():  # first use, or forked
                 self._loop = asyncio.new_event_loop()
                 self._thread = threading.Thread(target=self._loop.run_forever, name="live-pushes", daemon=True)
                 self._thread.start()
             loop = self._loop
-        asyncio.run_coroutine_threadsafe(work, loop).result(timeout)
+        sending = asyncio.run_coroutine_threadsafe(work, loop)
+        try:
+            sending.result(timeout)
+        except TimeoutError:
+            sending.cancel()  # not left to pile up against the layer's connection limit
+            raise
 
 
 _sender = _SenderLoop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Any
@@ -26,6 +27,7 @@ from nodes.serializers import (
     RegisterSerializer,
 )
 
+log = logging.getLogger(__name__)
 UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="streamrp2p-nodes"'}
 # The node API's Bearer scheme (declared in SPECTACULAR_SETTINGS["APPEND_COMPONENTS"]).
 NODE_AUTH: list[dict[str, list[str]]] = [{"nodeApiKey": []}]
@@ -144,10 +146,15 @@ def answer_heartbeats(requests: list[tuple[str, object]]) -> list[Answer]:
         key = keys[at]
         if answers[at] is not None or key is None:
             continue
-        beat = heartbeat_body.read(data)
-        errors: dict[str, Any] = {}
-        if beat is None:
-            beat, errors = heartbeat_body.from_serializer(data)
+        try:  # one body that breaks the parsers fails itself, never its batch
+            beat = heartbeat_body.read(data)
+            errors: dict[str, Any] = {}
+            if beat is None:
+                beat, errors = heartbeat_body.from_serializer(data)
+        except Exception:
+            log.exception("a heartbeat body broke the parsers")
+            answers[at] = (500, error_body("server_error", "Internal server error."), {})
+            continue
         if beat is not None:
             beats.append((at, key, beat))
         elif services.authenticate(key) is None:

@@ -11,6 +11,7 @@ restarting), each of its beats is tried alone, so one bad beat cannot fail its n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -25,27 +26,39 @@ log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 Answer = tuple[int, dict[str, Any], dict[str, str]]
 FAILED: Answer = (500, error_body("server_error", "Internal server error."), {})
+BUSY: Answer = (503, error_body("busy", "Too many heartbeats waiting; retry in a second."), {"Retry-After": "1"})
 
 
 class Batcher(Generic[Item]):
-    def __init__(self, answer: Callable[[list[Item]], list[Answer]], *, threads: int = 1, largest: int = 500) -> None:
+    def __init__(
+        self,
+        answer: Callable[[list[Item]], list[Answer]],
+        *,
+        threads: int = 1,
+        largest: int = 500,
+        most_waiting: int = 20_000,
+    ) -> None:
         self._answer = answer
         self._largest = largest
         self._waiting: list[tuple[Item, asyncio.Future[Answer], asyncio.AbstractEventLoop]] = []
         self._ready = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._count = threads
+        self._most_waiting = most_waiting
 
     async def submit(self, item: Item) -> Answer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
         with self._ready:
+            if len(self._waiting) >= self._most_waiting:  # a flood (random keys pass any per-key
+                return BUSY  # limit): refused at once instead of queueing without bound
             self._waiting.append((item, future, loop))
-            if not self._threads:  # first use in this process (uvicorn forks its workers)
-                for n in range(self._count):
-                    thread = threading.Thread(target=self._run, name=f"heartbeat-batches-{n}", daemon=True)
-                    thread.start()
-                    self._threads.append(thread)
+            # First use in this process (uvicorn spawns its workers), or a thread that died.
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
+            for n in range(len(self._threads), self._count):
+                thread = threading.Thread(target=self._run, name=f"heartbeat-batches-{n}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
             self._ready.notify()
         return await future
 
@@ -57,7 +70,8 @@ class Batcher(Generic[Item]):
                 batch, self._waiting = self._waiting[: self._largest], self._waiting[self._largest :]
             answers = self._answer_all([item for item, _, _ in batch])
             for (_, future, loop), answer in zip(batch, answers, strict=True):
-                loop.call_soon_threadsafe(_settle, future, answer)
+                with contextlib.suppress(RuntimeError):  # its event loop closed: nobody waits
+                    loop.call_soon_threadsafe(_settle, future, answer)
 
     def _answer_all(self, items: list[Item]) -> list[Answer]:
         try:

@@ -121,11 +121,11 @@ def _moment(value: object) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is None or settings.TIME_ZONE != "UTC":
+            return None
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # year 1 at +01:00 has no UTC: the serializer says so
         return None
-    if moment.tzinfo is None or settings.TIME_ZONE != "UTC":
-        return None
-    return moment.astimezone(UTC)
 
 
 def _age(value: object) -> tuple[bool, float | None]:
@@ -134,8 +134,8 @@ def _age(value: object) -> tuple[bool, float | None]:
         return True, None
     if not isinstance(value, int | float) or isinstance(value, bool):
         return False, None
-    if not math.isfinite(value) or not -1e9 <= value <= 1e9:
-        return False, None
+    if not -1e9 <= value <= 1e9 or not math.isfinite(value):  # the range first: a 400-digit int
+        return False, None  # overflows isfinite()
     return True, float(value)
 
 

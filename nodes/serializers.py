@@ -14,7 +14,10 @@ BIG = 2**62  # counters beyond this are not numbers a real agent sends
 
 def check_public_url(value: str) -> None:
     """http(s) only; in production no loopback or private address: the spot-checker fetches it."""
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # "http://[::1": an unclosed IPv6 address
+        raise serializers.ValidationError("Enter a valid URL.") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise serializers.ValidationError("Use an http:// or https:// URL.")
     if settings.NODE_ALLOW_PRIVATE_URLS:
@@ -41,7 +44,10 @@ class StrictFloatField(serializers.FloatField):
     def to_internal_value(self, data: Any) -> float:
         if isinstance(data, bool):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        try:
+            return super().to_internal_value(data)
+        except OverflowError:  # an integer of hundreds of digits has no float
+            self.fail("invalid")
 
 
 class RegisterSerializer(serializers.Serializer[Any]):

@@ -218,12 +218,13 @@ def _judge(node: Node, beat: Heartbeat, now: datetime, batch: _Batch) -> tuple[b
 def _relaxed_commit() -> None:
     """On PostgreSQL, this transaction's COMMIT returns before its WAL reaches the disk.
 
-    The bounded loss window this buys (about 3 x ``wal_writer_delay``, 600 ms by default) is
-    open only if PostgreSQL's machine itself crashes; the web tier crashing loses nothing answered
+    The bounded loss window this buys (about 3 x ``wal_writer_delay``, 600 ms by default) opens
+    only if PostgreSQL itself crashes and restarts; the web tier crashing loses nothing answered
     (``nodes/tests/test_heartbeat_crash.py``). An agent whose answered beat was lost that way sends
-    higher totals next time and is credited the difference then: what a beat carries is counters,
-    so a lost beat costs at most one bucket's heartbeat count, never bytes. Waiting for the disk
-    on every batch was most of a batch's time."""
+    higher totals next time and is credited the difference then (unless its agent restarted in
+    between): a lost beat costs one bucket's heartbeat count. Only called for the heartbeat's own
+    transaction, never inside a caller's. Waiting for the disk on every batch was most of a
+    batch's time."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
@@ -248,13 +249,13 @@ def record_heartbeats(
 ) -> list[tuple[Node, HeartbeatResult] | None]:
     """Record beats given with their nodes' API keys, in one transaction; for each, its node and
     result, or None when no node holds the key."""
-    now = now or timezone.now()
     digests = [_digest(api_key) for api_key, _ in beats]
     batch = _Batch()
     judged: list[tuple[Node, bool, tuple[str, ...]] | None] = []
+    relax = not connection.in_atomic_block  # never a caller's transaction (it may hold money)
     with transaction.atomic():
-        # Locked in id order: two batches holding some of the same nodes cannot deadlock. Only
-        # the nodes are locked (of=self), never their stream, which every node shares.
+        # Locked in id order: two batches holding some of the same nodes cannot deadlock each
+        # other. Only the nodes are locked (of=self), never their stream, which every node shares.
         wanted = {d for d in digests if d is not None}
         locked = (
             Node.objects.select_related("assigned_stream")
@@ -263,15 +264,27 @@ def record_heartbeats(
             .order_by("pk")
         )
         with _pipelined():  # the setting and the lookup in one round trip
-            _relaxed_commit()
+            if relax:
+                _relaxed_commit()
             nodes = {node.api_key_hash: node for node in locked.filter(api_key_hash__in=wanted)} if wanted else {}
+        # The time once the locks are held: a batch that waited for another process's batch on the
+        # same node must not record a beat before that one (a negative gap, deadlines going back).
+        now = now or timezone.now()
         for digest, (_, beat) in zip(digests, beats, strict=True):
             node = nodes.get(digest) if digest is not None else None
             judged.append(None if node is None else (node, *_judge(node, beat, now, batch)))
         _write(batch)
-    live.push_many(batch.events)
-
+    _after_commit(batch)
     return [None if item is None else (item[0], _result(*item, batch)) for item in judged]
+
+
+def _after_commit(batch: _Batch) -> None:
+    """The batch is committed: nothing after this may fail it (a retry would find every beat a
+    replay and answer 'not accepted'). Pushes are best effort."""
+    try:
+        live.push_many(batch.events)
+    except Exception:
+        log.warning("live pushes of %d heartbeats failed", len(batch.events), exc_info=True)
 
 
 def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None) -> HeartbeatResult:
@@ -282,7 +295,7 @@ def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None
         locked = Node.objects.select_related("assigned_stream").select_for_update(of=("self",)).get(pk=node.pk)
         accepted, clamped = _judge(locked, beat, now, batch)
         _write(batch)
-    live.push_many(batch.events)
+    _after_commit(batch)
     return _result(locked, accepted, clamped, batch)
 
 
@@ -294,7 +307,10 @@ def _result(node: Node, accepted: bool, clamped: tuple[str, ...], batch: _Batch)
         # An online node got its assignment when the stream went live (assignment receivers); only
         # a node (re)joining now may be missing one. Steady-state heartbeats add no query for this.
         if stream is None and node.approval == Approval.APPROVED and node.pk in batch.rejoined:
-            stream = assignment.assign_node(node)
+            try:
+                stream = assignment.assign_node(node)
+            except Exception:  # after commit: answered without one; the next rebalance assigns it
+                log.warning("assigning rejoining node %s failed", node.pk, exc_info=True)
     return HeartbeatResult(accepted, stream, node.heartbeat_interval, clamped)
 
 

@@ -12,6 +12,7 @@ from django.db.models import Sum
 
 from nodes import fastpath
 from nodes.api import answer_heartbeats
+from nodes.batching import Batcher
 from nodes.models import Node, NodeMinute
 from nodes.tests.fixtures import beat_body
 from streamrp2p_site.asgi import application
@@ -42,6 +43,15 @@ def test_one_batch_answers_every_node_as_if_alone(register):
     assert [code["error"]["code"] for _, code, _ in answers[2:]] == ["bad_api_key", "invalid", "unauthenticated"]
     served = dict(NodeMinute.objects.values_list("node_id").annotate(Sum("bytes_served")))
     assert served == {a.pk: 1000, b.pk: 5000}
+
+
+@pytest.mark.django_db
+def test_a_body_that_breaks_a_parser_fails_only_itself(register):
+    (_, key_a), (_, key_b) = register("a"), register("b")
+    broken = beat_body(1, "s1", relay={"ffmpeg_running": True, "newest_segment_age": 10**400})
+    answers = answer_heartbeats([(bearer(key_a), broken), (bearer(key_b), beat_body(1, "s1"))])
+    assert [status for status, _, _ in answers] == [400, 200]
+    assert answers[1][1]["accepted"] is True
 
 
 @pytest.mark.django_db
@@ -119,3 +129,9 @@ def test_a_batch_that_fails_is_answered_beat_by_beat(register, monkeypatch):
     results = fastpath.BATCHER._answer_all([(bearer(k), beat_body(1, "s1")) for k in keys])
     assert [status for status, _, _ in results] == [200, 200, 200]
     assert NodeMinute.objects.aggregate(n=Sum("heartbeats"))["n"] == 3
+
+
+def test_a_flood_beyond_what_may_wait_is_refused_at_once():
+    batcher: Batcher[int] = Batcher(lambda items: [(200, {}, {}) for _ in items], most_waiting=0)
+    status, body, headers = async_to_sync(batcher.submit)(1)
+    assert (status, body["error"]["code"], headers["Retry-After"]) == (503, "busy", "1")

@@ -89,6 +89,10 @@ INVALID = [
     changed("public_url", "http://10.0.0.5:8090"),
     changed("public_url", "http://relay.local:8090"),
     changed("public_url", ""),
+    # Each of these once raised out of a parser (and failed every beat of its batch):
+    changed("session_started_at", "0001-01-01T00:00:00+01:00"),
+    changed("relay.newest_segment_age", 10**400),
+    changed("public_url", "http://[::1"),
 ]
 
 

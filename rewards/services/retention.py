@@ -53,7 +53,7 @@ def unsettled(candidates: set[StreamHour]) -> set[StreamHour]:
 def held_nodes(before: datetime) -> set[int]:
     """Nodes with an unvested credit for an hour that ended before ``before``: their spot-checks
     all stay, since vesting and clawbacks read every check after such a credit's hour."""
-    credits = unvested_credits().filter(settlement__hour__lt=before - HOUR, node__isnull=False)
+    credits = unvested_credits().filter(settlement__hour__lt=before, node__isnull=False)
     return set(credits.values_list("node_id", flat=True).distinct())
 
 
