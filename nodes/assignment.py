@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
@@ -61,14 +62,30 @@ def assign_node(node: Node) -> Stream | None:
     return node.assigned_stream
 
 
+def lock_in_id_order(nodes: QuerySet[Node]) -> list[int]:
+    """Lock these nodes' rows in id order, as heartbeat batches lock theirs (call it inside a
+    transaction, before updating them): an UPDATE of many nodes locks in whatever order it scans
+    them, and could deadlock with a batch holding some of them."""
+    # A fresh query on the ids: the caller's queryset may join (the admin's select_related) or be
+    # distinct, and PostgreSQL locks neither the nullable side of a join nor a DISTINCT.
+    ids = Node.objects.filter(pk__in=nodes.values("pk")).select_for_update(of=("self",)).order_by("pk")
+    return list(ids.values_list("pk", flat=True))
+
+
 def rebalance() -> int:
     """Spread the unpinned online nodes evenly over the live streams, moving as few as possible.
 
     Pinned nodes relay their own stream when it is live. Returns how many nodes changed stream.
     """
+    with transaction.atomic():
+        return _rebalance()
+
+
+def _rebalance() -> int:
     now = timezone.now()
     streams = [s.pk for s in live_streams().order_by("slug")]
     eligible = Node.objects.filter(online_q(now), approval=Approval.APPROVED)
+    lock_in_id_order(eligible)  # every node this may move, up front and in order
     # Pinned nodes go home, wherever they were: one statement, however many streams are live.
     moved = (
         eligible.filter(pinned_stream_id__in=streams)
@@ -103,7 +120,9 @@ def rebalance() -> int:
 
 def release_nodes(stream: Stream) -> int:
     """Withdraw ``stream`` from its nodes, then spread them over the streams still live."""
-    count = Node.objects.filter(assigned_stream=stream).update(assigned_stream=None, assigned_at=None)
+    with transaction.atomic():
+        ids = lock_in_id_order(Node.objects.filter(assigned_stream=stream))
+        count = Node.objects.filter(pk__in=ids).update(assigned_stream=None, assigned_at=None)
     if count:
         log.info("%d node(s) released from %s", count, stream.slug)
     rebalance()

@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 
 def approve(nodes: QuerySet[Node]) -> int:
     """Approve (or reinstate) nodes; those online get an assignment at once if a stream is live."""
-    pending = list(nodes.exclude(approval=Approval.APPROVED).values_list("pk", flat=True))
-    count = Node.objects.filter(pk__in=pending).update(approval=Approval.APPROVED)
+    with transaction.atomic():
+        pending = assignment.lock_in_id_order(nodes.exclude(approval=Approval.APPROVED))
+        count = Node.objects.filter(pk__in=pending).update(approval=Approval.APPROVED)
     for node in Node.objects.filter(pk__in=pending, stale_after__gt=timezone.now()):
         assignment.assign_node(node)
     log.info("%d node(s) approved", count)
@@ -46,8 +47,10 @@ def set_endpoint(node: Node, address: str) -> None:
 
 def suspend(nodes: QuerySet[Node], *, reason: str = "") -> int:
     """Suspended nodes lose their assignment at once and get none until reinstated."""
-    count = nodes.exclude(approval=Approval.SUSPENDED).update(
-        approval=Approval.SUSPENDED, assigned_stream=None, assigned_at=None
-    )
+    with transaction.atomic():
+        ids = assignment.lock_in_id_order(nodes.exclude(approval=Approval.SUSPENDED))
+        count = Node.objects.filter(pk__in=ids).update(
+            approval=Approval.SUSPENDED, assigned_stream=None, assigned_at=None
+        )
     log.info("%d node(s) suspended%s", count, f": {reason}" if reason else "")
     return count
