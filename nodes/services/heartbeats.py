@@ -5,8 +5,8 @@ Beats are recorded in batches, one transaction each:
    the key → node lookup);
 2. each beat is judged in Python against the locked state (sequence numbers, agent sessions,
    counters credited and clamped);
-3. one statement per changed node and per touched minute bucket, sent together (psycopg's
-   ``executemany`` pipelines them): the bucket upsert adds the batch's sums with plain increments.
+3. one statement for every changed node and one for every touched minute bucket
+   (``heartbeat_writes``): the bucket upsert adds the batch's sums with plain increments.
 
 The web tier groups the beats that arrive while the previous batch is in the database
 (``nodes/batching.py``) and answers each only after its batch committed: nothing answered is ever
@@ -17,14 +17,10 @@ tests) is a batch of one. Live pushes and assignments of rejoining nodes happen 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -32,8 +28,9 @@ from django.utils import timezone
 from core import live, tokens
 from nodes import assignment
 from nodes.events import NodeBeat
-from nodes.models import Approval, Node, NodeMinute
+from nodes.models import Approval, Node
 from nodes.services.enrollment import API_KEY_PREFIX
+from nodes.services.heartbeat_writes import READ, Batch, Bucket, pipelined, relaxed_commit, write
 from streams.models import Stream
 
 log = logging.getLogger(__name__)
@@ -66,33 +63,6 @@ class HeartbeatResult:
     assignment: Stream | None
     interval: int
     clamped: tuple[str, ...] = ()
-
-
-@dataclass
-class _Bucket:
-    """One node-minute's increments from a batch."""
-
-    stream_id: int | None = None
-    heartbeats: int = 0
-    healthy: int = 0
-    bytes_served: int = 0
-    segments_served: int = 0
-    http_requests: int = 0
-    max_viewers: int = 0
-    clamped: int = 0
-
-    def counters(self) -> tuple[int, int, int]:
-        return self.bytes_served, self.segments_served, self.http_requests
-
-
-@dataclass
-class _Batch:
-    """What a batch writes: the final state of each changed node, the buckets, the pushes."""
-
-    nodes: dict[int, Node] = field(default_factory=dict)
-    buckets: dict[tuple[int, datetime], _Bucket] = field(default_factory=dict)
-    events: list[NodeBeat] = field(default_factory=list)
-    rejoined: set[int] = field(default_factory=set)
 
 
 def _bounded(name: str, value: int, limit: float, clamped: list[str]) -> int:
@@ -141,7 +111,7 @@ def _baseline(node: Node, beat: Heartbeat, name: str, credited: int, new_session
     return min(reported, base + credited) if reported >= base else reported
 
 
-def _judge(node: Node, beat: Heartbeat, now: datetime, batch: _Batch) -> tuple[bool, tuple[str, ...]]:
+def _judge(node: Node, beat: Heartbeat, now: datetime, batch: Batch) -> tuple[bool, tuple[str, ...]]:
     """Judge one beat against the node's locked state; an accepted one changes ``node`` in memory
     (a later beat of the same node in the batch sees it) and adds to ``batch``."""
     interval = node.heartbeat_interval
@@ -189,7 +159,7 @@ def _judge(node: Node, beat: Heartbeat, now: datetime, batch: _Batch) -> tuple[b
         log.warning("node %s heartbeat clamped: %s", node.pk, "; ".join(clamped))
     batch.nodes[node.pk] = node
 
-    bucket = batch.buckets.setdefault((node.pk, now.replace(second=0, microsecond=0)), _Bucket())
+    bucket = batch.buckets.setdefault((node.pk, now.replace(second=0, microsecond=0)), Bucket())
     bucket.stream_id = stream_id or bucket.stream_id
     bucket.heartbeats += 1
     bucket.healthy += int(healthy)
@@ -215,29 +185,6 @@ def _judge(node: Node, beat: Heartbeat, now: datetime, batch: _Batch) -> tuple[b
     return True, tuple(clamped)
 
 
-def _relaxed_commit() -> None:
-    """On PostgreSQL, this transaction's COMMIT returns before its WAL reaches the disk.
-
-    The bounded loss window this buys (about 3 x ``wal_writer_delay``, 600 ms by default) opens
-    only if PostgreSQL itself crashes and restarts; the web tier crashing loses nothing answered
-    (``nodes/tests/test_heartbeat_crash.py``). An agent whose answered beat was lost that way sends
-    higher totals next time and is credited the difference then (unless its agent restarted in
-    between): a lost beat costs one bucket's heartbeat count. Only called for the heartbeat's own
-    transaction, never inside a caller's. Waiting for the disk on every batch was most of a
-    batch's time."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
-def _pipelined() -> AbstractContextManager[object]:
-    """psycopg's pipeline mode on PostgreSQL: statements go out together, results come back
-    together (one round trip where there would be several); nothing elsewhere."""
-    if connection.vendor == "postgresql":
-        return connection.connection.pipeline()  # type: ignore[no-any-return]
-    return nullcontext()
-
-
 def _digest(api_key: str) -> str | None:
     if not api_key.startswith(API_KEY_PREFIX) or len(api_key) > 100:
         return None
@@ -250,7 +197,7 @@ def record_heartbeats(
     """Record beats given with their nodes' API keys, in one transaction; for each, its node and
     result, or None when no node holds the key."""
     digests = [_digest(api_key) for api_key, _ in beats]
-    batch = _Batch()
+    batch = Batch()
     judged: list[tuple[Node, bool, tuple[str, ...]] | None] = []
     relax = not connection.in_atomic_block  # never a caller's transaction (it may hold money)
     with transaction.atomic():
@@ -260,12 +207,12 @@ def record_heartbeats(
         locked = (
             Node.objects.select_related("assigned_stream")
             .select_for_update(of=("self",))
-            .only(*_READ)  # what a beat is judged on: loading every column was a third of its time
+            .only(*READ)  # what a beat is judged on: loading every column was a third of its time
             .order_by("pk")
         )
-        with _pipelined():  # the setting and the lookup in one round trip
+        with pipelined():  # the setting and the lookup in one round trip
             if relax:
-                _relaxed_commit()
+                relaxed_commit()
             nodes = {node.api_key_hash: node for node in locked.filter(api_key_hash__in=wanted)} if wanted else {}
         # The time once the locks are held: a batch that waited for another process's batch on the
         # same node must not record a beat before that one (a negative gap, deadlines going back).
@@ -273,12 +220,12 @@ def record_heartbeats(
         for digest, (_, beat) in zip(digests, beats, strict=True):
             node = nodes.get(digest) if digest is not None else None
             judged.append(None if node is None else (node, *_judge(node, beat, now, batch)))
-        _write(batch)
+        write(batch)
     _after_commit(batch)
     return [None if item is None else (item[0], _result(*item, batch)) for item in judged]
 
 
-def _after_commit(batch: _Batch) -> None:
+def _after_commit(batch: Batch) -> None:
     """The batch is committed: nothing after this may fail it (a retry would find every beat a
     replay and answer 'not accepted'). Pushes are best effort."""
     try:
@@ -290,16 +237,16 @@ def _after_commit(batch: _Batch) -> None:
 def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None) -> HeartbeatResult:
     """One beat of a node already found (a batch of one: its state is read again under the lock)."""
     now = now or timezone.now()
-    batch = _Batch()
+    batch = Batch()
     with transaction.atomic():
         locked = Node.objects.select_related("assigned_stream").select_for_update(of=("self",)).get(pk=node.pk)
         accepted, clamped = _judge(locked, beat, now, batch)
-        _write(batch)
+        write(batch)
     _after_commit(batch)
     return _result(locked, accepted, clamped, batch)
 
 
-def _result(node: Node, accepted: bool, clamped: tuple[str, ...], batch: _Batch) -> HeartbeatResult:
+def _result(node: Node, accepted: bool, clamped: tuple[str, ...], batch: Batch) -> HeartbeatResult:
     """What the node is told after commit: its assignment (only an approved node relays)."""
     stream = node.assigned_stream
     if accepted:
@@ -312,138 +259,3 @@ def _result(node: Node, accepted: bool, clamped: tuple[str, ...], batch: _Batch)
             except Exception:  # after commit: answered without one; the next rebalance assigns it
                 log.warning("assigning rejoining node %s failed", node.pk, exc_info=True)
     return HeartbeatResult(accepted, stream, node.heartbeat_interval, clamped)
-
-
-# --- Writing a batch ---------------------------------------------------------------------------
-
-_NODE_COLUMNS = (
-    "last_seen_at",
-    "stale_after",
-    "offline_after",
-    "agent_session",
-    "agent_session_started_at",
-    "agent_version",
-    "last_seq",
-    "bytes_served_total",
-    "segments_served_total",
-    "http_requests_total",
-    "viewers",
-    "relaying_slug",
-    "relay_running",
-    "newest_segment_age",
-    "public_url",
-    "anomalies",
-    "last_anomaly",
-    "last_anomaly_at",
-)
-# The columns a batch reads: the ones it writes, and what judging and answering a beat need (a
-# rejoining node's assignment reads the rest on demand).
-_READ = (
-    "owner_id",
-    "name",
-    "api_key_hash",
-    "approval",
-    "heartbeat_interval",
-    "assigned_stream__slug",
-    *_NODE_COLUMNS,
-)
-_DATETIMES = {"last_seen_at", "stale_after", "offline_after", "agent_session_started_at", "last_anomaly_at"}
-
-_BUCKET_COLUMNS = (
-    "node_id",
-    "minute",
-    "stream_id",
-    "heartbeats",
-    "healthy_heartbeats",
-    "bytes_served",
-    "segments_served",
-    "http_requests",
-    "max_viewers",
-    "clamped",
-)
-
-# Whoever comes first in the minute inserts, the others add: PostgreSQL and SQLite (3.24+) both
-# speak INSERT … ON CONFLICT DO UPDATE. GREATEST is MAX on SQLite.
-_BUCKET_UPSERT = """
-INSERT INTO {table} ({columns}) {rows}
-ON CONFLICT (node_id, minute) DO UPDATE SET
-    stream_id = COALESCE(excluded.stream_id, {table}.stream_id),
-    heartbeats = {table}.heartbeats + excluded.heartbeats,
-    healthy_heartbeats = {table}.healthy_heartbeats + excluded.healthy_heartbeats,
-    bytes_served = {table}.bytes_served + excluded.bytes_served,
-    segments_served = {table}.segments_served + excluded.segments_served,
-    http_requests = {table}.http_requests + excluded.http_requests,
-    max_viewers = {greatest}({table}.max_viewers, excluded.max_viewers),
-    clamped = {table}.clamped + excluded.clamped
-"""
-
-
-def _write(batch: _Batch) -> None:
-    """The batch's nodes and buckets: on PostgreSQL two statements in all (one array per column,
-    unnested: one parse and plan whatever the batch's size); elsewhere one statement a row."""
-    if not batch.nodes:
-        return
-    nodes = [node for _, node in sorted(batch.nodes.items())]
-    buckets = [
-        [node_id, minute, b.stream_id, b.heartbeats, b.healthy, *b.counters(), b.max_viewers, b.clamped]
-        for (node_id, minute), b in sorted(batch.buckets.items())
-    ]
-    node_rows = [[getattr(node, column) for column in ("id", *_NODE_COLUMNS)] for node in nodes]
-    if connection.vendor == "postgresql":
-        _write_unnested(node_rows, buckets)
-    else:
-        _write_row_by_row(node_rows, buckets)
-
-
-def _array_types(model: type[Node] | type[NodeMinute], columns: tuple[str, ...]) -> list[str]:
-    """PostgreSQL's array type for each column, e.g. ``varchar[]`` for ``varchar(64)``."""
-    fields = {field.column: field for field in model._meta.concrete_fields}
-    return [re.sub(r"\(.*\)", "", fields[c].db_type(connection) or "") + "[]" for c in columns]
-
-
-def _write_unnested(node_rows: list[list[Any]], buckets: list[list[Any]]) -> None:
-    quote = connection.ops.quote_name
-    node_columns = ("id", *_NODE_COLUMNS)
-    # %b: the arrays travel in binary; their text form was built element by element in Python.
-    arrays = ", ".join(f"%b::{kind}" for kind in _array_types(Node, node_columns))
-    update = (
-        f"UPDATE {quote(Node._meta.db_table)} AS n SET "  # noqa: S608 (names, not input)
-        + ", ".join(f"{quote(c)} = v.{quote(c)}" for c in _NODE_COLUMNS)
-        + f" FROM unnest({arrays}) AS v({', '.join(quote(c) for c in node_columns)}) WHERE n.id = v.id"
-    )
-    bucket_arrays = ", ".join(f"%b::{kind}" for kind in _array_types(NodeMinute, _BUCKET_COLUMNS))
-    upsert = _BUCKET_UPSERT.format(
-        table=quote(NodeMinute._meta.db_table),
-        columns=", ".join(_BUCKET_COLUMNS),
-        rows=f"SELECT * FROM unnest({bucket_arrays})",  # noqa: S608 (types, not input)
-        greatest="GREATEST",
-    )
-    # Server-side binding: the arrays travel as parameters (binary), not quoted into the text as
-    # Django's client-side cursors would, which costs more than the statements themselves.
-    with connection.connection.pipeline(), psycopg.Cursor(connection.connection) as raw:
-        # Django's wrapper over it: its errors, and the statements in connection.queries when logged.
-        wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-        # (django-stubs type the argument as a wrapper; Django itself passes the driver's cursor.)
-        cursor = wrap(raw)  # type: ignore[arg-type]
-        cursor.execute(update, [list(column) for column in zip(*node_rows, strict=True)])
-        cursor.execute(upsert, [list(column) for column in zip(*buckets, strict=True)])
-
-
-def _write_row_by_row(node_rows: list[list[Any]], buckets: list[list[Any]]) -> None:
-    ops = connection.ops
-    assignments = ", ".join(f"{ops.quote_name(column)} = %s" for column in _NODE_COLUMNS)
-    update = f"UPDATE {ops.quote_name(Node._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
-    times = [at for at, column in enumerate(("id", *_NODE_COLUMNS)) if column in _DATETIMES]
-
-    def adapted(row: list[Any], at_times: list[int]) -> list[Any]:
-        return [ops.adapt_datetimefield_value(v) if at in at_times else v for at, v in enumerate(row)]
-
-    upsert = _BUCKET_UPSERT.format(
-        table=ops.quote_name(NodeMinute._meta.db_table),
-        columns=", ".join(_BUCKET_COLUMNS),
-        rows=f"VALUES ({', '.join(['%s'] * len(_BUCKET_COLUMNS))})",
-        greatest="MAX" if connection.vendor == "sqlite" else "GREATEST",
-    )
-    with connection.cursor() as cursor:
-        cursor.executemany(update, [[*adapted(row, times)[1:], row[0]] for row in node_rows])
-        cursor.executemany(upsert, [adapted(row, [1]) for row in buckets])
