@@ -199,6 +199,7 @@ def web_tier(workdir: Path, *args: str, **env: str) -> Iterator[WebTier]:
         **os.environ,
         "DATABASE_URL": database_url(),
         "DEBUG": "false",
+        "INSECURE_HTTP": "true",  # plain http on loopback: no redirect to https
         "SECRET_KEY": "bench-" + uuid.uuid4().hex,
         "HOOK_SECRET": "bench-" + uuid.uuid4().hex,
         "ALLOWED_HOSTS": "127.0.0.1",

@@ -51,7 +51,7 @@ from testkit.media import (
     stop_process,
     wait_for_port,
 )
-from validation import tasks
+from validation import media_sandbox, tasks
 from validation.models import CheckDue, NodeTrust, SpotCheck
 
 HERE = Path(__file__).resolve().parent
@@ -67,8 +67,11 @@ def worker(seconds: float, *, sample: bool) -> dict[str, object]:
     while (minute := time.time()) < deadline - 1:
         outcomes.update(tasks.check_due_nodes(minute, seconds=min(tasks.RUN_SECONDS, deadline - minute), sample=sample))
         time.sleep(max(0.0, minute + 60 - time.time()))
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    return {"outcomes": outcomes, "cpu": used.ru_utime + used.ru_stime}
+    # Segments are parsed in child processes (validation/media_sandbox.py): close them so their
+    # CPU is reaped into RUSAGE_CHILDREN, and count it with the worker's own.
+    media_sandbox.close()
+    own, parsers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"outcomes": outcomes, "cpu": own.ru_utime + own.ru_stime + parsers.ru_utime + parsers.ru_stime}
 
 
 def cpu_seconds(pid: int) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -10,8 +11,13 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from core import database
+
 # Paths answered to programs (origin hooks, node agents, API clients), never with HTML pages.
 MACHINE_PATH_PREFIXES = ("/api/", "/hooks/")
+# Seconds a client is asked to wait after a 503 for an unreachable database (core/database.py):
+# a routine restart takes a few seconds, and the pool retries connecting meanwhile.
+DATABASE_RETRY_AFTER = 2
 
 
 class ServiceError(Exception):
@@ -32,9 +38,32 @@ def json_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse(error_body(code, message), status=status)
 
 
+def unavailable_body() -> dict[str, Any]:
+    return error_body("unavailable", "The database is unavailable; retry shortly.")
+
+
+UNAVAILABLE_HEADERS = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+
+
+def unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """503 with Retry-After: the JSON error body for programs, a line of text for people (no
+    template: rendering the site's pages reads the database)."""
+    database.outage_seen(exc)
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse(unavailable_body(), status=503)
+    else:
+        text = "The site is briefly unavailable (its database is restarting). Try again in a few seconds.\n"
+        response = HttpResponse(text, status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):  # a service refused: its code, message and status go out as they are
         return Response(error_body(exc.code, exc.message), status=exc.status)
+    if database.unavailable(exc):
+        database.outage_seen(exc)
+        return Response(unavailable_body(), status=503, headers=UNAVAILABLE_HEADERS)
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -68,6 +97,11 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception: an outage raised outside a view (a
+    # middleware saving the session) is still a 503, not a 500.
+    exc = sys.exc_info()[1]
+    if exc is not None and database.unavailable(exc):
+        return unavailable_response(request, exc)
     if _wants_json(request):
         return json_error(500, "server_error", "Internal error; it has been logged.")
     return defaults.server_error(request)

@@ -11,12 +11,15 @@ A push to one user goes out only while that user has a dashboard open (its socke
 present on connect and at every keep-alive ping): most friends are not looking, and a push costs
 a channel-layer round trip on the heartbeat path. Whether a user is present is asked of the cache
 at most once a second per process.
+
+Redis down (the channel layer or the cache): pushes are dropped, counted
+(``streamr_live_pushes_dropped_total``) and logged once per outage (``core/outages.py``), and for a
+few seconds after a failure they are dropped at once instead of each waiting on a dead Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
 from collections.abc import Coroutine, Sequence
@@ -29,12 +32,22 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
+from prometheus_client import Counter
 
-log = logging.getLogger(__name__)
+from core import outages
+
 _pending: set[asyncio.Task[None]] = set()  # sends scheduled on a running loop, kept until done
 PUBLIC_GROUP = "live.public"
 PRESENT_SECONDS = 60  # a dashboard counts as open this long after its last ping (the page pings every 25 s)
 _present: dict[int, tuple[float, bool]] = {}  # user -> (asked again after, present): this process's memo
+_PUSHES = outages.CHANNEL_LAYER
+_PRESENCE = outages.CACHE
+# Made without a registry, as nodes/metrics.py: web/ops.py serves it (core may not import web).
+PUSHES_DROPPED = Counter(
+    "streamr_live_pushes_dropped",
+    "Live pushes dropped because the channel layer failed or was skipped as down (dashboards catch up on reload).",
+    registry=None,
+)
 
 
 def user_group(user_id: int) -> str:
@@ -65,10 +78,15 @@ def _plain(value: object) -> object:
 def mark_present(user_id: int) -> None:
     """A dashboard of ``user_id`` is open (its socket connected or pinged)."""
     _present[user_id] = (time.monotonic() + 1.0, True)
+    if not _PRESENCE.closed():
+        _PRESENCE.skipped("presence")
+        return
     try:
         cache.set(f"live.present.{user_id}", 1, timeout=PRESENT_SECONDS)
-    except Exception:  # the cache is down: is_present() then says yes to everyone
-        log.warning("could not mark user %s present", user_id, exc_info=True)
+    except Exception as exc:  # the cache is down: is_present() then says yes to everyone
+        _PRESENCE.failed(exc, "presence")
+        return
+    _PRESENCE.succeeded()
 
 
 def is_present(user_id: int) -> bool:
@@ -90,11 +108,18 @@ def present_among(user_ids: Sequence[int]) -> set[int]:
             unknown.append(user_id)
     if not unknown:
         return present
-    try:
-        found = cache.get_many([f"live.present.{u}" for u in unknown])
-        answers = {u: f"live.present.{u}" in found for u in unknown}
-    except Exception:  # unsure: push (a push nobody receives costs less than one that is lost)
-        answers = dict.fromkeys(unknown, True)
+    # Unsure (the cache is down): push (a push nobody receives costs less than one that is lost).
+    answers = dict.fromkeys(unknown, True)
+    if not _PRESENCE.closed():
+        _PRESENCE.skipped("presence", len(unknown))
+    else:
+        try:
+            found = cache.get_many([f"live.present.{u}" for u in unknown])
+        except Exception as exc:
+            _PRESENCE.failed(exc, "presence", len(unknown))
+        else:
+            _PRESENCE.succeeded()
+            answers = {u: f"live.present.{u}" in found for u in unknown}
     if len(_present) > 100_000:
         _present.clear()
     for user_id, here in answers.items():
@@ -123,24 +148,38 @@ def push_many(events: Sequence[LiveEvent]) -> None:
         transaction.on_commit(lambda: _send_together(wanted))
 
 
+def _dropped(count: int, error: BaseException | None = None) -> None:
+    """``count`` pushes are lost: the layer failed (``error``) or is skipped as down."""
+    PUSHES_DROPPED.inc(count)
+    if error is None:
+        _PUSHES.skipped("live_push", count)
+    else:
+        _PUSHES.failed(error, "live_push", count)
+
+
 def _send_together(events: Sequence[LiveEvent]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    if not _PUSHES.closed():
+        _dropped(len(events))
+        return
 
     async def send_all() -> None:
         sent = await asyncio.gather(*(layer.group_send(*_message(e)) for e in events), return_exceptions=True)
-        for event, outcome in zip(events, sent, strict=True):
-            if isinstance(outcome, BaseException):
-                log.warning("live push %s failed", event.kind, exc_info=outcome)
+        failures = [outcome for outcome in sent if isinstance(outcome, BaseException)]
+        if failures:
+            _dropped(len(failures), failures[0])
+        else:
+            _PUSHES.succeeded()
 
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         try:
             _blocking(layer, send_all())
-        except Exception:  # the layer is down: as in send_now, the changes stand
-            log.warning("%d live pushes failed", len(events), exc_info=True)
+        except Exception as exc:  # the layer is down (or slower than the wait): the changes stand
+            _dropped(len(events), exc)
         return
     for event in events:  # called from async code: scheduled on its loop, never blocking it
         send_now(event)
@@ -196,14 +235,21 @@ def _message(event: LiveEvent) -> tuple[str, dict[str, Any]]:
 
 def _sent(task: asyncio.Task[None]) -> None:
     _pending.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("live push failed", exc_info=task.exception())
+    if task.cancelled():  # its loop is closing: lost, but says nothing about Redis
+        _dropped(1)
+    elif (error := task.exception()) is not None:
+        _dropped(1, error)
+    else:
+        _PUSHES.succeeded()
 
 
 def send_now(event: LiveEvent) -> None:
     group, message = _message(event)
     layer = get_channel_layer()
     if layer is None:
+        return
+    if not _PUSHES.closed():
+        _dropped(1)
         return
     try:
         loop = asyncio.get_running_loop()
@@ -216,5 +262,6 @@ def send_now(event: LiveEvent) -> None:
             task.add_done_callback(_sent)
         else:
             _blocking(layer, layer.group_send(group, message))
-    except Exception:  # the layer is down: the change itself stands, dashboards catch up on reload
-        log.warning("live push %s to %s failed", event.kind, group, exc_info=True)
+            _PUSHES.succeeded()
+    except Exception as exc:  # the layer is down: the change itself stands, dashboards catch up on reload
+        _dropped(1, exc)

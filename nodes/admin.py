@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -71,12 +72,20 @@ class NodeAdmin(admin.ModelAdmin[Node]):
     ]
     readonly_fields = ["approval", *readonly_fields]  # approval changes through the actions below
     fields = ["owner", "name", "public_url", "pinned_stream", *readonly_fields]
+    # The owner is who gets paid for the node: never handed to someone else here (a friend
+    # enrolls a node with their own token instead).
+    readonly_fields = ["owner", *readonly_fields]
     actions = ["approve", "suspend"]  # validation/admin.py adds "Spot-check now"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # nodes register themselves with an enrollment token
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # it would take its buckets and spot-checks with it: suspend it instead
+
     def save_model(self, request: HttpRequest, obj: Node, form: ModelForm[Node], change: bool) -> None:
+        if "owner" in form.changed_data:  # read-only above; refused even if a form slipped it in
+            raise PermissionDenied("A node's owner is never changed.")
         super().save_model(request, obj, form, change)
         if "pinned_stream" in form.changed_data:
             services.pin(obj, obj.pinned_stream)  # may move the node to its pinned stream
@@ -112,7 +121,15 @@ class NodeMinuteAdmin(admin.ModelAdmin[NodeMinute]):
     date_hierarchy = "minute"
     readonly_fields = [f.name for f in NodeMinute._meta.fields]
 
+    # Buckets are what settlement paid for: shown, never added, edited or deleted here (no bulk
+    # "delete selected" either). Retention (nodes.services, hourly) is the one path that deletes them.
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

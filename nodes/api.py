@@ -16,8 +16,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import tokens
+from core import outages, tokens
 from core.errors import error_body
+from core.throttle import ScopedThrottle
 from nodes import heartbeat_body, metrics, services
 from nodes.serializers import (
     HeartbeatAnswerSerializer,
@@ -49,12 +50,15 @@ def _bearer(request: Request) -> str | None:
 
 def _waits(api_keys: list[str]) -> list[int | None]:
     """For each key, the seconds until its next heartbeat is allowed (None: allowed now): a
-    fixed-window count per key, in one Redis round trip for the whole batch."""
+    fixed-window count per key, in one Redis round trip for the whole batch. With Redis down the
+    limiter fails open: every beat is allowed (a heartbeat is worth more than its limit)."""
     window = settings.HEARTBEAT_INTERVAL_SECONDS
     now = time.time()
     slot = int(now // window)
     names = [f"hb-rate:{tokens.digest(k)[:32]}:{slot}" for k in api_keys]
     counts = _count(names, window * 2)
+    if counts is None:
+        return [None] * len(api_keys)
     wait = max(1, math.ceil((slot + 1) * window - now))
     return [wait if count > settings.HEARTBEAT_RATE_LIMIT else None for count in counts]
 
@@ -70,10 +74,31 @@ return counts
 """
 
 
-def _count(names: list[str], timeout: int) -> list[int]:
+def _count(names: list[str], timeout: int) -> list[int] | None:
+    """Each name's count in its window after this beat; None when the cache cannot count now.
+
+    The cache's breaker skips it for a few seconds after it failed, so a dead or hung Redis costs
+    one batch a timeout (REDIS_CACHE_OPTIONS), not every batch; one log line per outage, and the
+    beats let through are counted (streamr_redis_fail_open_total{use="heartbeat_limiter"})."""
+    if not names:
+        return []
+    if not outages.CACHE.closed():
+        outages.CACHE.skipped("heartbeat_limiter", len(names))
+        return None
+    try:
+        counts = _counted(names, timeout)
+    except Exception as exc:  # whatever the cache raises (ConnectionError, TimeoutError): fail open
+        outages.CACHE.failed(exc, "heartbeat_limiter", len(names))
+        return None
+    outages.CACHE.succeeded()
+    return counts
+
+
+def _counted(names: list[str], timeout: int) -> list[int]:
     backend = caches["default"]  # ``cache`` is a proxy: ask for the backend itself
     if isinstance(backend, RedisCache):
-        # Django's own client (the private attribute is how its RedisCache exposes it).
+        # Django's own client (the private attribute is how its RedisCache exposes it): it follows
+        # CACHES, timeouts included.
         client = backend._cache.get_client(write=True)  # type: ignore[attr-defined]
         keys = [backend.make_and_validate_key(name) for name in names]
         return [int(n) for n in client.eval(_COUNT_SCRIPT, len(keys), *keys, timeout)]
@@ -94,12 +119,16 @@ class NodeAPIView(APIView):
 
 
 class RegisterView(NodeAPIView):
+    # Per client address: enrollment tokens are one-time and 256-bit, but nobody gets to try many.
+    throttle_classes = [ScopedThrottle.of("register")]
+
     @extend_schema(
         request=RegisterSerializer,
         responses={
             201: RegisteredSerializer,
             400: ERRORS[400],
             403: OpenApiResponse(description="Bad token."),
+            429: OpenApiResponse(description="Too many registrations from this address; see Retry-After."),
         },
         summary="Register a node with a one-time enrollment token",
     )

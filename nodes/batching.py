@@ -4,8 +4,16 @@ database connection.
 
 At low load a batch is one beat and nothing waits; under load each round trip is shared by every
 beat that arrived meanwhile, so the database work per beat falls as the load rises. A beat is
-answered only after its batch committed. If a batch fails as a whole (a bug, the database
-restarting), each of its beats is tried alone, so one bad beat cannot fail its neighbours.
+answered only after its batch committed. If a batch fails as a whole (a bug), each of its beats
+is tried alone, so one bad beat cannot fail its neighbours.
+
+A database outage (a restart: connection refused or cut, no pooled connection in time; see
+core/database.py) is different: trying each beat alone would make each wait to fail the same
+way. The batch is answered 503 with Retry-After at once, never 200: nothing it held was
+committed (a transaction cut before COMMIT is rolled back; one cut during COMMIT may have
+committed, and its replay is then found by its sequence number and counted once). When the batch
+waited for a connection in vain, the beats queued meanwhile are answered 503 too instead of each
+batch waiting out the pool in turn.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ from typing import Any, Generic, TypeVar
 
 from django.db import close_old_connections
 
-from core.errors import error_body
+from core import database
+from core.errors import UNAVAILABLE_HEADERS, error_body, unavailable_body
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +36,14 @@ Item = TypeVar("Item")
 Answer = tuple[int, dict[str, Any], dict[str, str]]
 FAILED: Answer = (500, error_body("server_error", "Internal server error."), {})
 BUSY: Answer = (503, error_body("busy", "Too many heartbeats waiting; retry in a second."), {"Retry-After": "1"})
+UNAVAILABLE: Answer = (503, unavailable_body(), UNAVAILABLE_HEADERS)
+
+
+class _Outage(Exception):
+    """A batch failed because the database is unreachable; ``waited``: no connection came in time."""
+
+    def __init__(self, waited: bool) -> None:
+        self.waited = waited
 
 
 class Batcher(Generic[Item]):
@@ -68,27 +85,52 @@ class Batcher(Generic[Item]):
                 while not self._waiting:
                     self._ready.wait()
                 batch, self._waiting = self._waiting[: self._largest], self._waiting[self._largest :]
-            answers = self._answer_all([item for item, _, _ in batch])
-            for (_, future, loop), answer in zip(batch, answers, strict=True):
-                with contextlib.suppress(RuntimeError):  # its event loop closed: nobody waits
-                    loop.call_soon_threadsafe(_settle, future, answer)
+            try:
+                answers = self._answer_all([item for item, _, _ in batch])
+            except _Outage as outage:
+                answers = [UNAVAILABLE] * len(batch)
+                if outage.waited:  # the beats queued meanwhile would each wait as long in vain
+                    with self._ready:
+                        stranded, self._waiting = self._waiting, []
+                    _deliver(stranded, [UNAVAILABLE] * len(stranded))
+            _deliver(batch, answers)
 
     def _answer_all(self, items: list[Item]) -> list[Answer]:
         try:
             return self._answered(items)
-        except Exception:
+        except Exception as exc:
+            if database.unavailable(exc):
+                database.outage_seen(exc)  # logged once, dead pooled connections dropped, waits cut
+                raise _Outage(waited=database.waited_in_vain(exc)) from exc
             if len(items) == 1:
                 log.exception("heartbeat failed")
                 return [FAILED]
             log.warning("a batch of %d heartbeats failed; answering each alone", len(items), exc_info=True)
-            return [self._answer_all([item])[0] for item in items]
+            answers: list[Answer] = []
+            for item in items:
+                try:
+                    answers.append(self._answer_all([item])[0])
+                except _Outage:  # the beats answered alone before it stay answered (committed)
+                    return answers + [UNAVAILABLE] * (len(items) - len(answers))
+            return answers
 
     def _answered(self, items: list[Item]) -> list[Answer]:
-        close_old_connections()
+        close_old_connections()  # a failure here fails the batch: nothing is written yet
         try:
             return self._answer(items)
         finally:
-            close_old_connections()  # CONN_MAX_AGE 0: the connection goes back to the pool
+            try:
+                close_old_connections()  # CONN_MAX_AGE 0: the connection goes back to the pool
+            except Exception:  # a committed batch must not be answered as failed
+                log.warning("returning a connection to the pool failed", exc_info=True)
+
+
+def _deliver(
+    batch: list[tuple[Item, asyncio.Future[Answer], asyncio.AbstractEventLoop]], answers: list[Answer]
+) -> None:
+    for (_, future, loop), answer in zip(batch, answers, strict=True):
+        with contextlib.suppress(RuntimeError):  # its event loop closed: nobody waits
+            loop.call_soon_threadsafe(_settle, future, answer)
 
 
 def _settle(future: asyncio.Future[Answer], answer: Answer) -> None:

@@ -10,16 +10,19 @@ bodies the serializer accepts, with the same values (``nodes/tests/test_heartbea
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
-from nodes.serializers import BIG, HeartbeatSerializer, PublicURLField
+from nodes.serializers import BIG, REFUSAL_TTL, VERDICT_TTL, HeartbeatSerializer, PublicURLField
 from nodes.services import Heartbeat
 
-_checked_urls: dict[tuple[str, bool], bool] = {}  # (url, private allowed) -> valid: one check a node
+# (url, private allowed) -> (valid until, valid): the agent sends its URL with every beat, so a URL
+# is checked (its host resolved and vetted: serializers.check_public_url) once per TTL, not per beat.
+_checked_urls: dict[tuple[str, bool], tuple[float, bool]] = {}
 
 
 def read(data: object) -> Heartbeat | None:
@@ -140,19 +143,21 @@ def _age(value: object) -> tuple[bool, float | None]:
 
 
 def _valid_url(value: object) -> bool:
-    """The serializer's own URL field decides, once per URL (and setting)."""
+    """The serializer's own URL field decides, once per URL (and setting) and TTL."""
     if _text(value, 200, blank=False) is None:  # as DRF keeps it: nothing to trim
         return False
     assert isinstance(value, str)
     key = (value, settings.NODE_ALLOW_PRIVATE_URLS)
+    now = time.monotonic()
     known = _checked_urls.get(key)
-    if known is None:
-        try:
-            PublicURLField().run_validation(value)
-            known = True
-        except ValidationError:
-            known = False
-        if len(_checked_urls) > 50_000:
-            _checked_urls.clear()
-        _checked_urls[key] = known
-    return known
+    if known is not None and known[0] > now:
+        return known[1]
+    try:
+        PublicURLField(on_heartbeat=True).run_validation(value)
+        valid = True
+    except ValidationError:
+        valid = False
+    if len(_checked_urls) > 50_000:
+        _checked_urls.clear()
+    _checked_urls[key] = (now + (VERDICT_TTL if valid else REFUSAL_TTL), valid)
+    return valid

@@ -41,7 +41,9 @@ class Approval(models.TextChoices):
 
 
 class Node(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="nodes")
+    # PROTECT: deleting an account would take its nodes' spot-checks and minute buckets (the
+    # evidence behind what was paid) with it; deactivate the account instead.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="nodes")
     name = models.CharField(max_length=64)
     public_url = models.URLField(max_length=200, help_text="Where viewers reach the node's HLS.")
     api_key_hash = models.CharField(max_length=64, unique=True, editable=False)

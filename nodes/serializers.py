@@ -1,41 +1,85 @@
 from __future__ import annotations
 
-import ipaddress
+import random
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from rest_framework import serializers
 
+from core import netguard
 from nodes.models import Node
 
 BIG = 2**62  # counters beyond this are not numbers a real agent sends
+LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan")  # names that are never public
 
 
-def check_public_url(value: str) -> None:
-    """http(s) only; in production no loopback or private address: the spot-checker fetches it."""
+# Verdicts on a URL's host, reused for a while: the agent sends its URL with every heartbeat, and
+# a lookup per beat would cost more than the beat. A passed host is vetted again after
+# VERDICT_TTL (a stored URL changing its DNS is caught here and, at every connection, by the
+# checker's own vetting: validation/fetching.py); refusals are retried sooner.
+VERDICT_TTL = 600.0
+REFUSAL_TTL = 60.0
+_verdicts: dict[tuple[str, int], tuple[float, str | None, bool]] = {}  # (host, port) -> (until, refusal, unresolved)
+
+
+def _host_verdict(host: str, port: int) -> tuple[str | None, bool]:
+    """(why the host is refused or None, whether it did not resolve), cached per (host, port)."""
+    key = (host.lower().rstrip("."), port)
+    now = time.monotonic()
+    cached = _verdicts.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1], cached[2]
+    refusal: str | None = None
+    unresolved = False
+    try:
+        netguard.resolve_vetted(host, port, allow_private=False)
+    except netguard.UnsafeAddress:
+        refusal = "Use a public address: this one is (or resolves to) a loopback, private or other internal address."
+    except netguard.Unresolvable:
+        refusal = "This host name does not resolve: use a name (or address) viewers can reach."
+        unresolved = True
+    ttl = REFUSAL_TTL if refusal else VERDICT_TTL
+    if len(_verdicts) > 50_000:
+        _verdicts.clear()
+    _verdicts[key] = (now + ttl * random.uniform(0.9, 1.0), refusal, unresolved)  # noqa: S311  (jitter)
+    return refusal, unresolved
+
+
+def check_public_url(value: str, *, unresolved_ok: bool = False) -> None:
+    """http(s) only; in production only a host whose every address is public (core.netguard):
+    the spot-checker fetches this URL from inside our network.
+
+    ``unresolved_ok`` (heartbeats): a name that does not resolve right now passes. The node's
+    registration resolved it, a DNS outage must not refuse every heartbeat, and nothing connects
+    to it unvetted: the checker vets the addresses again at every connection."""
     try:
         parts = urlsplit(value)
-    except ValueError:  # "http://[::1": an unclosed IPv6 address
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # "http://[::1": an unclosed IPv6 address; a port out of range
         raise serializers.ValidationError("Enter a valid URL.") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise serializers.ValidationError("Use an http:// or https:// URL.")
     if settings.NODE_ALLOW_PRIVATE_URLS:
         return
-    host = parts.hostname.lower()
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-            raise serializers.ValidationError("Use an address viewers can reach, not a local name.") from None
-        return
-    if not address.is_global:
-        raise serializers.ValidationError("Use a public address, not a private or loopback one.")
+    name = parts.hostname.rstrip(".")  # "metadata.google.internal." is metadata.google.internal
+    if name == "localhost" or name.endswith(LOCAL_SUFFIXES):
+        # Internal by definition, whatever they resolve to here today (mDNS, split-horizon DNS).
+        raise serializers.ValidationError("Use an address viewers can reach, not a local name.")
+    refusal, unresolved = _host_verdict(parts.hostname, port)
+    if refusal and not (unresolved and unresolved_ok):
+        raise serializers.ValidationError(refusal)
+
+
+def check_heartbeat_url(value: str) -> None:
+    check_public_url(value, unresolved_ok=True)
 
 
 class PublicURLField(serializers.URLField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=200, validators=[check_public_url], **kwargs)
+    def __init__(self, *, on_heartbeat: bool = False, **kwargs: Any) -> None:
+        check = check_heartbeat_url if on_heartbeat else check_public_url
+        super().__init__(max_length=200, validators=[check], **kwargs)
 
 
 class StrictFloatField(serializers.FloatField):
@@ -79,7 +123,7 @@ class HeartbeatSerializer(serializers.Serializer[Any]):
     agent_session = serializers.CharField(max_length=64, help_text="Random per agent start; resets counters.")
     session_started_at = serializers.DateTimeField(help_text="When this agent session started (orders sessions).")
     stream = serializers.CharField(max_length=64, allow_blank=True, allow_null=True, required=False, default="")
-    public_url = PublicURLField(required=False, allow_null=True)
+    public_url = PublicURLField(on_heartbeat=True, required=False, allow_null=True)
     counters = CountersSerializer(help_text="Totals since the agent started (monotonic).")
     viewers = serializers.IntegerField(min_value=-BIG, max_value=BIG)
     relay = RelaySerializer()

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.throttle import ScopedThrottle
 from rewards import reports, services
 from rewards.models import MethodKind, PayoutMethod, PayoutRequest
 
@@ -23,6 +24,7 @@ ERRORS = {
     400: OpenApiResponse(description='Bad input: {"error": {"code", "message"}}'),
     403: OpenApiResponse(description="Not signed in."),
 }
+THROTTLED = OpenApiResponse(description="Too many requests; see Retry-After.")
 
 
 def money(**kwargs: Any) -> serializers.DecimalField:
@@ -192,6 +194,8 @@ class PayoutRequestBody(serializers.Serializer[Any]):
 class PayoutsView(APIView):
     """My payout method, balance and payout requests; POST asks for a payout."""
 
+    throttle_classes = [ScopedThrottle.of("payout-request", methods=["POST"])]  # per friend
+
     @extend_schema(responses={200: PayoutsSerializer, **ERRORS})
     def get(self, request: Request) -> Response:
         user = _user(request)
@@ -209,6 +213,7 @@ class PayoutsView(APIView):
             201: PayoutSerializer,
             **ERRORS,
             409: OpenApiResponse(description="No payout method, or the amount is more than is available."),
+            429: THROTTLED,
         },
     )
     def post(self, request: Request) -> Response:
@@ -238,28 +243,37 @@ class PayoutMethodView(APIView):
         return Response(MethodSerializer(method).data)
 
 
+# /payouts looks back at most 30 days: a longer window is refused (400), not silently shortened.
+MAX_HOURS_BACK = 24 * 30
+
+
 class StreamPayoutsQuery(serializers.Serializer[Any]):
-    hours_back = serializers.IntegerField(min_value=1, max_value=24 * 90, default=24)
+    hours_back = serializers.IntegerField(min_value=1, max_value=MAX_HOURS_BACK, default=24)
 
 
 class StreamPayoutsView(APIView):
     """Public ``/payouts``: per stream, its settled pools and each node's earnings since ``hours_back``
-    (amounts are decimal strings; keyed by node id, with the node's name, never its owner). The
-    shape the first prototype's /payouts had, which tools still read."""
+    (amounts are decimal strings; keyed by node id, never with its owner). The shape the first
+    prototype's /payouts had, which tools still read. Node names only for signed-in callers:
+    anonymous ones get each node's id in its place (a name often says whose node it is)."""
 
-    permission_classes = [permissions.AllowAny]
-    authentication_classes: list[type] = []
+    permission_classes = [permissions.AllowAny]  # session authentication (the default): names if signed in
+    throttle_classes = [ScopedThrottle.of("public-payouts")]
 
     @extend_schema(
         parameters=[StreamPayoutsQuery],
-        responses={200: OpenApiResponse(description="Settled earnings per stream and node.")},
+        responses={
+            200: OpenApiResponse(description="Settled earnings per stream and node."),
+            400: ERRORS[400],
+            429: THROTTLED,
+        },
     )
     def get(self, request: Request) -> Response:
         query = StreamPayoutsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         hours = query.validated_data["hours_back"]
         since = services.hour_start(timezone.now()) - timedelta(hours=hours)
-        payouts = reports.stream_payouts(since)
+        payouts = reports.stream_payouts(since, names=request.user.is_authenticated)
         for stream in payouts.values():
             for key in ("total_pool", "total_credited"):
                 stream[key] = str(stream[key])

@@ -7,4 +7,4 @@ class RewardsConfig(AppConfig):
     name = "rewards"
 
     def ready(self) -> None:
-        from rewards import receivers  # noqa: F401  (connects the failed-check receiver)
+        from rewards import receivers  # noqa: F401  (connects the failed-check and rate-change receivers)

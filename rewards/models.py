@@ -202,11 +202,23 @@ class PayoutRequest(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     external_reference = models.CharField(max_length=100, blank=True, help_text="e.g. the PayPal transaction id.")
     batch = models.ForeignKey(PayoutBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts")
+    # Four eyes: above PAYOUT_SECOND_ADMIN_OVER the first admin's approval is recorded here and the
+    # request stays "requested" until a different admin (decided_by) approves it too.
+    first_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    first_approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(first_approved_by__isnull=True)
+                | models.Q(decided_by__isnull=True)
+                | ~models.Q(first_approved_by=models.F("decided_by")),
+                name="payout_two_approvers_differ",
+            ),
             models.CheckConstraint(
                 condition=~models.Q(status="paid") | ~models.Q(external_reference=""),
                 name="paid_payouts_have_a_reference",
@@ -217,8 +229,55 @@ class PayoutRequest(models.Model):
         return f"payout {self.pk}: {self.amount} to {self.user} ({self.status})"
 
 
+class ProposalState(models.TextChoices):
+    PENDING = "pending", "waiting for a second admin"
+    CONFIRMED = "confirmed", "confirmed (in the ledger)"
+    REJECTED = "rejected", "rejected"
+
+
+class CorrectionProposal(models.Model):
+    """A correction too large for one admin (CORRECTION_SECOND_ADMIN_OVER): the ledger entry is
+    written only when a different admin, who is not its beneficiary either, confirms it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="correction_proposals")
+    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Negative takes money back.")
+    memo = models.CharField(max_length=200)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    state = models.CharField(max_length=16, choices=ProposalState.choices, default=ProposalState.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True, help_text="Why it was rejected.")
+    entry = models.OneToOneField(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="proposal", editable=False
+    )
+
+    class Meta:
+        ordering = ["-proposed_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount=0), name="proposal_amount_not_zero"),
+            # The database too holds the four eyes: a confirmed proposal has its entry and a
+            # confirmer who neither proposed it nor receives it.
+            models.CheckConstraint(
+                condition=~models.Q(state="confirmed")
+                | (
+                    models.Q(entry__isnull=False, decided_by__isnull=False)
+                    & ~models.Q(decided_by=models.F("proposed_by"))
+                    & ~models.Q(decided_by=models.F("user"))
+                ),
+                name="proposal_confirmed_by_a_second_admin",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"correction proposal {self.pk}: {self.amount} to {self.user} ({self.state})"
+
+
 class AuditEntry(AppendOnlyModel):
-    """Who changed what in money matters: payout methods, requests, decisions, batches. Append-only."""
+    """Who changed what in money matters: payout methods, requests, decisions, batches, correction
+    proposals, streams' reward rates. Append-only (on PostgreSQL a trigger refuses UPDATE/DELETE)."""
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -240,6 +299,9 @@ class AuditEntry(AppendOnlyModel):
     )
     payout = models.ForeignKey(PayoutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="audit")
     batch = models.ForeignKey(PayoutBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="audit")
+    proposal = models.ForeignKey(
+        CorrectionProposal, null=True, blank=True, on_delete=models.PROTECT, related_name="audit"
+    )
     details = models.JSONField(default=dict, blank=True)
 
     refusal = "The audit log is append-only."

@@ -128,8 +128,12 @@ def leaderboard(window: str, *, limit: int = 20, now: datetime | None = None) ->
     )
 
 
-def stream_payouts(since: datetime) -> dict[str, dict[str, Any]]:
-    """Per stream since ``since``: pools, credits and each node's earnings (the public /payouts)."""
+def stream_payouts(since: datetime, *, names: bool = False) -> dict[str, dict[str, Any]]:
+    """Per stream since ``since``: pools, credits and each node's earnings (the public /payouts).
+
+    Never whose node it is. Node names (often a friend's name or place: "alice-den") only with
+    ``names`` (a signed-in caller); otherwise each node's ``name`` is its id, so the shape that
+    tools read stays the same."""
     found: dict[str, dict[str, Any]] = {}
     settled = (
         Settlement.objects.filter(hour__gte=since)
@@ -158,9 +162,8 @@ def stream_payouts(since: datetime) -> dict[str, dict[str, Any]]:
             continue
         key = str(share["node_id"])
         stream["individual_earnings"][key] = sum_to_cents(share["amount"])
-        # Public: node names and amounts only, never whose node it is.
         stream["nodes"][key] = {
-            "name": share["node__name"],
+            "name": share["node__name"] if names else key,
             "amount": sum_to_cents(share["amount"]),
             "verified_minutes": share["minutes"],
         }

@@ -122,6 +122,7 @@ class Demo:
             "ORIGIN_HLS_URL": f"http://127.0.0.1:{origin.http_port}/hls/{{stream}}.m3u8",
             "SITE_URL": self.site,
             "LOG_LEVEL": "WARNING",
+            "INSECURE_HTTP": "true",  # plain http on loopback, even where the caller's DEBUG is off
         }
         log = (self.workdir / "site.log").open("wb")
         # This process spot-checks too: it must read the origin where the site does.

@@ -7,6 +7,7 @@ channel layer, django-q2's ORM broker). Production sets ``DATABASE_URL``, ``REDI
 
 from __future__ import annotations
 
+import ipaddress
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,7 +49,37 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+# HTTPS only whenever DEBUG is off (issue 17: `check --deploy` clean with the production variables
+# alone). INSECURE_HTTP=true is for plain-http test setups (benches, a production-mode run on one
+# machine): no redirect, no HSTS, cookies over http; `check --deploy` then warns, as it should.
+INSECURE_HTTP = env_bool("INSECURE_HTTP", False)
+HTTPS_ONLY = not DEBUG and not INSECURE_HTTP
+SECURE_SSL_REDIRECT = HTTPS_ONLY
+# The machines call these over plain http inside the network (SRS and nginx-rtmp: the hooks; load
+# balancers and Prometheus: health and metrics): a redirect would refuse every publish.
+SECURE_REDIRECT_EXEMPT = [r"^hooks/", r"^healthz$", r"^livez$", r"^readyz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS_ONLY or BEHIND_TLS_PROXY
+# HSTS (sent on https answers only): a year, as browsers' guidance and Django's check expect. It
+# covers the names *under* the site's (for streamr.example.org: *.streamr.example.org, none of
+# which should ever be plain http), not its siblings; a site on a bare domain whose other names
+# still serve plain http sets SECURE_HSTS_INCLUDE_SUBDOMAINS=false. Preload stays off: the preload list pins the
+# whole registered domain in browsers for months and only its owner should opt in
+# (SECURE_HSTS_PRELOAD=true); its check is silenced below while it is off.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Origin hooks only from these addresses or networks (e.g. "10.0.0.0/8,192.0.2.7"); unset: from
+# anywhere, with the secret. The address is the peer the ASGI server reports: the socket's, or
+# X-Forwarded-For's when the peer is a trusted proxy (uvicorn's FORWARDED_ALLOW_IPS).
+HOOK_ALLOWED_ORIGINS = env_list("HOOK_ALLOWED_ORIGINS", [])
+for _origin in HOOK_ALLOWED_ORIGINS:
+    try:
+        ipaddress.ip_network(_origin, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"HOOK_ALLOWED_ORIGINS must list IP addresses or networks (CIDR), got {_origin!r}"
+        ) from None
 
 # Where viewers and node agents find a stream at the origin; {app} and {stream} are filled in.
 ORIGIN_RTMP_URL = env_str("ORIGIN_RTMP_URL", "rtmp://127.0.0.1:1935/{app}/{stream}")
@@ -88,6 +119,8 @@ HEARTBEAT_RATE_LIMIT = env_int("HEARTBEAT_RATE_LIMIT", 5, minimum=1)
 HEARTBEAT_BATCH_THREADS = env_int("HEARTBEAT_BATCH_THREADS", 1, minimum=1)
 # /metrics: open when unset (bind it to a private network), else scrapers send it as a Bearer token.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# /metrics reads its database aggregates at most this often per process (0: on every scrape).
+METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 30, minimum=0)
 INVITE_TTL_DAYS = env_int("INVITE_TTL_DAYS", 7, minimum=1)
 # The site's public address, for links made outside a request (invite links from the command line).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
@@ -106,6 +139,12 @@ SPOT_CHECK_INTERVAL_SECONDS = env_int("SPOT_CHECK_INTERVAL_SECONDS", 780, minimu
 SPOT_CHECK_CONCURRENCY = env_int("SPOT_CHECK_CONCURRENCY", 16, minimum=1)  # checks in flight per run
 # Spot-check runs started each minute, side by side on as many django-q2 workers (one core each).
 SPOT_CHECK_RUNS = env_int("SPOT_CHECK_RUNS", 2, minimum=1)
+# Segments from nodes are parsed (libav) in separate processes without secrets (validation.media_sandbox):
+# at most this many per site process, each with this much address space and CPU per segment (an honest
+# 8 Mbit/s segment takes ~20 ms); beyond either the segment is bad media.
+MEDIA_PARSER_PROCESSES = env_int("MEDIA_PARSER_PROCESSES", 2, minimum=1)
+MEDIA_PARSER_MEMORY_MB = env_int("MEDIA_PARSER_MEMORY_MB", 512, minimum=256)
+MEDIA_PARSER_CPU_SECONDS = env_int("MEDIA_PARSER_CPU_SECONDS", 5, minimum=1)
 ORIGIN_HISTORY_SECONDS = 600  # origin fingerprints kept per stream to recognise stale recordings
 # A viewer draws at most this much per minute (8 Mbit/s with headroom); beyond: a fraud flag.
 FRAUD_MAX_BYTES_PER_VIEWER_MINUTE = env_int("FRAUD_MAX_BYTES_PER_VIEWER_MINUTE", 150_000_000, minimum=1)
@@ -118,6 +157,37 @@ PLAYBACK_REPORT_MIN_SECONDS = env_int("PLAYBACK_REPORT_MIN_SECONDS", 5, minimum=
 PLAYBACK_TICKETS_PER_ADDRESS_MINUTE = env_int("PLAYBACK_TICKETS_PER_ADDRESS_MINUTE", 30, minimum=1)
 # People one client address can count as at once (a household, a small office; a campus NAT more).
 PLAYBACK_WATCHERS_PER_ADDRESS = env_int("PLAYBACK_WATCHERS_PER_ADDRESS", 20, minimum=1)
+
+# --- Throttles (core/throttle.py; login: accounts/login_throttle.py) ----------------------------
+# Counted in the cache (Redis in production: one count for all processes) in fixed windows; a
+# refused request gets HTTP 429 with Retry-After. With the cache unreachable every limit fails open
+# (allowed, one log line a minute): a Redis outage must not lock everyone out.
+# Login (/accounts/login/ and /admin/login/): after LOGIN_FAILURE_LIMIT wrong passwords for one
+# account (from any address), or LOGIN_CLIENT_FAILURE_LIMIT from one address (for any accounts),
+# within one LOGIN_COOLOFF_SECONDS window, that account / address is refused until the window ends.
+# Refused attempts are not counted, so strangers cannot keep the real owner out longer than the
+# cool-off: the right password works again within a minute; and one address keeps at most
+# LOGIN_CLIENT_FAILURE_LIMIT / LOGIN_FAILURE_LIMIT (4) accounts locked at a time.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_CLIENT_FAILURE_LIMIT = env_int("LOGIN_CLIENT_FAILURE_LIMIT", 20, minimum=1)
+LOGIN_COOLOFF_SECONDS = env_int("LOGIN_COOLOFF_SECONDS", 60, minimum=1)
+# Everything else: scope -> (requests, per seconds), counted per signed-in account, else per client
+# address (IPv6 by /64). Each allows many times what legitimate use needs.
+THROTTLE_RATES: dict[str, tuple[int, int]] = {
+    # POST /api/v1/nodes/register: one per node, a few retries; guessing enrollment tokens is not.
+    "register": (env_int("THROTTLE_REGISTER_PER_HOUR", 30, minimum=1), 3600),
+    # /accounts/invite/<token>, any method: opening the link and a few tries at a valid password.
+    "invite": (env_int("THROTTLE_INVITE_PER_HOUR", 30, minimum=1), 3600),
+    # POST /nodes/add (a new enrollment token), per friend.
+    "enrollment-token": (env_int("THROTTLE_ENROLLMENT_TOKENS_PER_HOUR", 20, minimum=1), 3600),
+    # GET /api/v1/streams/<slug>/playback: a watch page asks once, again when a source fails and every
+    # 5 s while the stream is off; a household of PLAYBACK_WATCHERS_PER_ADDRESS viewers shares an address.
+    "playback": (env_int("THROTTLE_PLAYBACK_PER_MINUTE", 300, minimum=1), 60),
+    # GET /payouts (public settled earnings; hours_back is capped at 720 by the view).
+    "public-payouts": (env_int("THROTTLE_PUBLIC_PAYOUTS_PER_MINUTE", 60, minimum=1), 60),
+    # POST /api/v1/payouts (a payout request), per friend.
+    "payout-request": (env_int("THROTTLE_PAYOUT_REQUESTS_PER_HOUR", 10, minimum=1), 3600),
+}
 
 # --- Rewards ------------------------------------------------------------------------------------
 # A node's share of a stream-hour's pool: this weight on its share of relayed minutes, the rest on
@@ -155,6 +225,14 @@ RETENTION_CHUNK_ROWS = env_int("RETENTION_CHUNK_ROWS", 10_000, minimum=100)
 PAYOUT_MINIMUM = env_decimal("PAYOUT_MINIMUM", Decimal("5.00"))
 if PAYOUT_MINIMUM <= 0 or PAYOUT_MINIMUM.quantize(Decimal("0.01")) != PAYOUT_MINIMUM:
     raise ImproperlyConfigured(f"PAYOUT_MINIMUM must be a positive amount in whole cents, got {PAYOUT_MINIMUM}")
+# Four eyes (rewards.services.payouts): what one admin may move alone. A correction, or one admin's
+# own corrections within 24 h added up (absolute amounts), above CORRECTION_SECOND_ADMIN_OVER is a
+# proposal another admin confirms; payouts one admin approves alone for one friend within 24 h
+# above PAYOUT_SECOND_ADMIN_OVER need a second, different approver.
+CORRECTION_SECOND_ADMIN_OVER = env_decimal("CORRECTION_SECOND_ADMIN_OVER", Decimal("50.00"))
+PAYOUT_SECOND_ADMIN_OVER = env_decimal("PAYOUT_SECOND_ADMIN_OVER", Decimal("100.00"))
+if CORRECTION_SECOND_ADMIN_OVER < 0 or PAYOUT_SECOND_ADMIN_OVER < 0:
+    raise ImproperlyConfigured("CORRECTION/PAYOUT_SECOND_ADMIN_OVER must not be negative (0: always two admins)")
 CURRENCY = env_str("CURRENCY", "USD").upper()
 if not (len(CURRENCY) == 3 and CURRENCY.isalpha() and CURRENCY.isascii()):
     raise ImproperlyConfigured(f"CURRENCY must be a three-letter ISO 4217 code, got {CURRENCY!r}")
@@ -185,11 +263,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A database outage answers 503 with Retry-After, not a 500 per request (core/middleware.py).
+    "core.middleware.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Refuses login attempts (site and admin) past the failure limits: HTTP 429 with Retry-After.
+    "accounts.middleware.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -226,13 +308,24 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL or "", conn_max_age=6
 # DB_POOL_TIMEOUT seconds for it. Processes x DB_POOL_SIZE must stay below max_connections (100).
 DB_POOL_SIZE = env_int("DB_POOL_SIZE", 8, minimum=1)
 DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 10, minimum=1)
+# Once a request found the database down (a restart), the wait is cut to this until a connection
+# is made again: requests answer 503 with Retry-After within about a second (core/database.py).
+DB_OUTAGE_TIMEOUT = env_int("DB_OUTAGE_TIMEOUT", 1, minimum=1)
+# The pool reconnects in the background with backoff (1 s, 2 s, 4 s, ...); an attempt gives up
+# after this long and the next request starts a fresh one, so the gap between tries, and the
+# time to recover once the database is back, stays a second or two however long it was down.
+DB_RECONNECT_SECONDS = env_int("DB_RECONNECT_SECONDS", 3, minimum=1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": DB_POOL_SIZE,
         "timeout": DB_POOL_TIMEOUT,
+        "reconnect_timeout": DB_RECONNECT_SECONDS,
     }
+    # A server that does not answer at all (a dead host, not a refused port) fails a connection
+    # attempt in seconds instead of the OS's minutes.
+    DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", DB_RECONNECT_SECONDS)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (ASGI server + qcluster) share the file: wait for locks instead of failing.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -248,6 +341,13 @@ if not DEBUG and not REDIS_URL:
     # Without Redis each process has its own channel layer: pushes from the worker (spot-checks,
     # settlements) and from other web processes would never reach a dashboard.
     raise ImproperlyConfigured("DEBUG is off but REDIS_URL is not set: production needs Redis.")
+# Redis answers in well under a millisecond; without timeouts a hung or unreachable one held every
+# heartbeat for the OS's connect timeout. The heartbeat path goes on without Redis (core/outages.py):
+# the rate limiter lets beats through, pushes are dropped, and after a failure Redis is skipped for
+# REDIS_RETRY_SECONDS instead of every request paying a timeout.
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 0.25, "socket_timeout": 0.5}
+REDIS_CHANNEL_HOST_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 15, "max_connections": 2000}
+REDIS_RETRY_SECONDS = env_int("REDIS_RETRY_SECONDS", 5, minimum=1)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -256,10 +356,18 @@ if REDIS_URL:
             # message: idle sockets died with TimeoutError; and it refuses (MaxConnectionsError)
             # past 100 connections instead of waiting, which a burst of pushes reaches
             # (redis/redis-py#4091, django/channels_redis#422; seen in bench/fanout.py).
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 2000}]},
+            # The read timeout stays above channels_redis's 5 s blocking pop; connecting is bounded
+            # short, so a dead Redis costs a push a fraction of a second (core/live.py drops it).
+            "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_CHANNEL_HOST_OPTIONS}]},
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_CACHE_OPTIONS,
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -298,13 +406,17 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # Hashed names and compressed copies; a page whose files were never collected still
+        # renders (plain names, a warning in the log) instead of answering 500.
+        "BACKEND": "streamrp2p_site.staticfiles.ManifestStaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# In development WhiteNoise serves straight from the apps' static folders (no collectstatic).
-WHITENOISE_USE_FINDERS = DEBUG
+# In development WhiteNoise serves straight from the apps' static folders (no collectstatic); in
+# production too while nothing was collected (`manage.py web` collects first; a server started
+# some other way would otherwise answer every page unstyled).
+WHITENOISE_USE_FINDERS = DEBUG or not (STATIC_ROOT / "staticfiles.json").is_file()
 
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -332,16 +444,37 @@ SPECTACULAR_SETTINGS = {
 LOG_FORMAT = env_str("LOG_FORMAT", "line")
 if LOG_FORMAT not in ("line", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be 'line' or 'json', got {LOG_FORMAT!r}")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+ACCESS_LOG = env_bool("ACCESS_LOG", True)  # one line per request, hook secrets redacted
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Every line goes out with the hook secret scrubbed; request targets are redacted (issue 17:
+    # SRS's hook URLs carry ?secret=…, and it calls on_hls for every segment).
     "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        "json": {"()": "core.logs.JsonFormatter"},
+        "line": {
+            "()": "streamrp2p_site.redaction.LineFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
+        "json": {"()": "streamrp2p_site.redaction.JsonFormatter"},
     },
+    "filters": {"redact_paths": {"()": "streamrp2p_site.redaction.RedactRequestPaths"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # uvicorn (`manage.py web`) through the same handler: its access log ("POST /hooks/srs?…"
+        # 200; INFO lines: ACCESS_LOG=false or LOG_LEVEL=WARNING turns it off), its websocket and
+        # error lines.
+        "uvicorn": {"handlers": ["console"], "propagate": False},
+        "uvicorn.error": {"filters": ["redact_paths"]},
+        "uvicorn.access": {
+            "handlers": ["console"],
+            "level": LOG_LEVEL if ACCESS_LOG else "WARNING",
+            "propagate": False,
+            "filters": ["redact_paths"],
+        },
+        # daphne's runserver prints each request's target here.
+        "django.channels.server": {"filters": ["redact_paths"]},
         # Django's own DEBUG-only console handler would print every request warning twice.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},

@@ -8,8 +8,11 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core.users import signed_in_user
 from streams import services
 from streams.models import Stream, StreamSession, StreamViewer
+
+RATE = "reward_rate_per_hour"
 
 
 class LiveFilter(admin.SimpleListFilter):
@@ -51,7 +54,13 @@ class StreamAdmin(admin.ModelAdmin[Stream]):
 
     def save_model(self, request: HttpRequest, obj: Stream, form: ModelForm[Stream], change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            # The rate is money (each relayer's share of the pool): it changes only through the
+            # service, which has the change audited; the other edited fields are saved as they are.
+            others = [name for name in form.changed_data if name != RATE]
+            if others:
+                obj.save(update_fields=others)
+            if RATE in form.changed_data:
+                services.set_reward_rate(obj, obj.reward_rate_per_hour, actor=signed_in_user(request))
             return
         # A stream made in the admin gets its key from the service, shown once in a message.
         stream, key = services.create_stream(

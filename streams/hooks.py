@@ -10,6 +10,7 @@ Answers: allowed = HTTP 200 ``{"code": 0}``; refused = 4xx with ``{"code": <stat
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
@@ -112,9 +113,36 @@ def _run(path: str, handler: Callable[[], None]) -> Answer:
     return _allowed()
 
 
+@functools.lru_cache(maxsize=8)
+def _networks(origins: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(origin, strict=False) for origin in origins)
+
+
+def origin_refused(address: str | None) -> Answer | None:
+    """403 unless ``address`` (the caller as the ASGI server reports it) is in HOOK_ALLOWED_ORIGINS;
+    None when it is, or when the list is empty (anyone with the secret). Checked before the secret:
+    an outside address learns nothing about it."""
+    allowed = settings.HOOK_ALLOWED_ORIGINS
+    if not allowed:
+        return None
+    try:
+        caller = ipaddress.ip_address(address or "")
+    except ValueError:
+        caller = None  # no address (a Unix socket) or not an IP: not on any list
+    if isinstance(caller, ipaddress.IPv6Address) and caller.ipv4_mapped is not None:
+        caller = caller.ipv4_mapped  # a dual-stack socket reports IPv4 callers as ::ffff:a.b.c.d
+    if caller is not None and any(caller in network for network in _networks(tuple(allowed))):
+        return None
+    log.warning("origin hook refused: caller %s is not in HOOK_ALLOWED_ORIGINS", address or "unknown")
+    return _refused(403, "hook_origin_not_allowed", "This address may not call the origin hooks.")
+
+
 def _guard(request: HttpRequest) -> JsonResponse | None:
     if request.method != "POST":
         return _response(_refused(405, "method_not_allowed", "Origin hooks are POST requests."))
+    refused = origin_refused(request.META.get("REMOTE_ADDR"))
+    if refused is not None:
+        return _response(refused)
     if not tokens.constant_time_equal(request.GET.get("secret", ""), settings.HOOK_SECRET):
         return _response(_refused(403, "bad_hook_secret", "Wrong or missing hook secret."))
     return None
@@ -208,6 +236,9 @@ def srs_hook(request: HttpRequest) -> JsonResponse:
     """``POST /hooks/srs?secret=…`` — every SRS ``http_hooks`` callback points here."""
     if request.method != "POST":
         return _response(_refused(405, "method_not_allowed", "Origin hooks are POST requests."))
+    refused = origin_refused(request.META.get("REMOTE_ADDR"))
+    if refused is not None:
+        return _response(refused)
     return _response(answer_srs(request.GET.get("secret", ""), request.body))
 
 

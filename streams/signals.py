@@ -9,3 +9,7 @@ from django.dispatch import Signal
 
 stream_went_live = Signal()  # sender=Stream, stream=<Stream>, session=<StreamSession>
 stream_went_offline = Signal()  # sender=Stream, stream=<Stream>, session=<StreamSession>
+# Sent inside the change's transaction (not after commit), so a receiver's audit entry commits or
+# rolls back with the change itself: sender=Stream, stream=<Stream>, old=<Decimal>, new=<Decimal>,
+# actor=<User or None>.
+reward_rate_changed = Signal()

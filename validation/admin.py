@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -28,8 +30,16 @@ class SpotCheckAdmin(admin.ModelAdmin[SpotCheck]):
     date_hierarchy = "checked_at"
     readonly_fields = [f.name for f in SpotCheck._meta.fields]
 
+    # A verdict is evidence (clawbacks, suspensions, vesting read it): shown, never added, edited or
+    # deleted here. Retention (validation.services, hourly) is the one path that deletes checks.
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # verdicts come from checks only
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class FailingFilter(admin.SimpleListFilter):
@@ -59,6 +69,9 @@ class NodeTrustAdmin(admin.ModelAdmin[NodeTrust]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a failing node's record; reinstating is the action below
+
     @admin.action(description="Reinstate the nodes (approve, reset failures)")
     def reinstate(self, request: HttpRequest, queryset: QuerySet[NodeTrust]) -> None:
         from nodes.models import Node
@@ -79,9 +92,13 @@ class FraudFlagAdmin(admin.ModelAdmin[FraudFlag]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # an open flag holds the friend's payouts: resolve it, never make it vanish
+
     @admin.action(description="Mark resolved")
     def resolve(self, request: HttpRequest, queryset: QuerySet[FraudFlag]) -> None:
-        self.message_user(request, f"{queryset.update(resolved=True)} flag(s) resolved.")
+        resolved = services.resolve_flags(queryset.values_list("pk", flat=True), actor=request.user)  # type: ignore[arg-type]
+        self.message_user(request, f"{len(resolved)} flag(s) resolved.")
 
 
 class CheckedNodeAdmin(NodeAdmin):

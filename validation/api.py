@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import error_body
+from core.throttle import ScopedThrottle
 from streams.models import Stream
 from validation import playback, services
 
@@ -39,10 +40,15 @@ class PlaybackView(APIView):
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[type] = []
+    throttle_classes = [ScopedThrottle.of("playback")]  # per client address
 
     @extend_schema(
         parameters=[OpenApiParameter("exclude", str, description="Comma-separated node ids to skip.")],
-        responses={200: PlaybackSerializer, 404: OpenApiResponse(description="No such stream.")},
+        responses={
+            200: PlaybackSerializer,
+            404: OpenApiResponse(description="No such stream."),
+            429: OpenApiResponse(description="Too many requests from this address; see Retry-After."),
+        },
     )
     def get(self, request: Request, slug: str) -> Response:
         stream = Stream.objects.filter(slug=slug, is_active=True).first()

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from core import netguard
 from validation import fetching, playlists
 from validation.fingerprints import MediaError, frame_fingerprints
 
@@ -33,12 +34,18 @@ ORIGIN_CHECK_SECONDS = 10.0
 
 
 class Verdict(Exception):
-    """Ends an inspection early with an outcome (unreachable, timeout, redirect, bad_media)."""
+    """Ends an inspection early with an outcome (unreachable, timeout, redirect, bad_media, …).
 
-    def __init__(self, outcome: str, reason: str) -> None:
+    ``reason`` is a verdict, shown wherever the check is: never a status code, a Location, an
+    exception's text or anything else the node (or whatever its URL reaches) answered, which would
+    make checks a scanner of what sits behind the URL. ``detail`` may hold those, for staff only
+    (evidence["staff_detail"], seen in the admin)."""
+
+    def __init__(self, outcome: str, reason: str, detail: str = "") -> None:
         super().__init__(reason)
         self.outcome = outcome
         self.reason = reason
+        self.detail = detail
 
 
 class OriginUnavailable(Exception):
@@ -73,46 +80,60 @@ def origin_of(url: str) -> tuple[str, int]:
     return (parts.hostname or "").lower(), parts.port or default
 
 
-def fetch(http: httpx.Client, url: str, limit: int, *, who: str, deadline: float, page_url: str = "") -> bytes:
+def fetch(
+    http: httpx.Client, url: str, limit: int, *, who: str, deadline: float, page_url: str = "", what: str = "playlist"
+) -> bytes:
     """GET as a viewer's browser would, with a size cap and a deadline for the whole transfer;
-    compressed bodies are decoded inside the cap. Failures become verdicts."""
+    compressed bodies are decoded inside the cap. Failures become verdicts: ``who`` did not serve
+    its ``what``, with what it answered kept for staff."""
     if time.monotonic() >= deadline:
         raise Verdict("timeout", f"{who} took longer than the check allows")
     try:
         response = fetching.get(http, url, page_url)
         try:
             if response.is_redirect:
-                raise Verdict("redirect", f"{who} redirected to {response.headers.get('location', '?')}")
+                location = response.headers.get("location", "?")[:200]
+                raise Verdict(
+                    "redirect",
+                    f"{who} redirected its {what} (not followed)",
+                    f"HTTP {response.status_code} to {location} for {url}",
+                )
             if response.status_code != 200:
-                raise Verdict("unreachable", f"{who} answered HTTP {response.status_code} for {url}")
+                raise Verdict(
+                    "unreachable", f"{who} did not serve its {what}", f"HTTP {response.status_code} for {url}"
+                )
             body = bytearray()
             for chunk in response.iter_raw():
                 body += chunk
                 if len(body) > limit:
-                    raise Verdict("bad_media", f"{who} sent more than {limit} bytes for {url}")
+                    raise Verdict("bad_media", f"{who} sent more than {limit} bytes for its {what}", url)
                 if time.monotonic() >= deadline:  # a trickling sender never ends a read timeout
-                    raise Verdict("timeout", f"{who} was still sending {url} at the check's deadline")
+                    raise Verdict("timeout", f"{who} was still sending its {what} at the check's deadline", url)
             encoding = response.headers.get("content-encoding", "")
         finally:
             response.close()
         return fetching.decode(bytes(body), encoding, limit)
     except fetching.TooLarge as exc:
-        raise Verdict("bad_media", f"{who} sent a body that {exc} for {url}") from None
+        raise Verdict("bad_media", f"{who} sent a {what} that {exc}", url) from None
     except fetching.Undecodable as exc:
-        raise Verdict("bad_media", f"{who} sent a body that is {exc} for {url}") from None
+        raise Verdict("bad_media", f"{who} sent a {what} that is not validly compressed", f"{exc} for {url}") from None
+    except netguard.UnsafeAddress as exc:
+        raise Verdict("not_public", f"{who}'s address is not public", exc.reason) from None
     except httpx.TimeoutException:
-        raise Verdict("timeout", f"{who} did not answer {url} within the timeouts") from None
+        raise Verdict("timeout", f"{who} did not answer within the timeouts", url) from None
     except httpx.InvalidURL as exc:
-        raise Verdict("bad_media", f"{who} listed an invalid URL: {exc}") from None
+        raise Verdict("bad_media", f"{who} listed an invalid URL", f"{exc}") from None
     except httpx.HTTPError as exc:
-        raise Verdict("unreachable", f"{who}: {exc.__class__.__name__}: {exc}") from None
+        raise Verdict(
+            "unreachable", f"{who} could not be reached", f"{exc.__class__.__name__}: {exc} for {url}"
+        ) from None
 
 
 def media_uris(playlist_url: str, text: str, *, who: str) -> list[str]:
     try:
         return playlists.absolute_uris(playlist_url, text)
     except ValueError as exc:  # e.g. "http://[oops/seg.ts"
-        raise Verdict("bad_media", f"{who} playlist lists an invalid URI: {exc}") from None
+        raise Verdict("bad_media", f"{who} playlist lists an invalid URI", str(exc)) from None
 
 
 def read_playlist(
@@ -136,7 +157,7 @@ def read_playlist(
     if playlists.is_master(text) and uris:
         url = uris[0]
         if host is not None and not same_host(url, host):
-            raise Verdict("redirect", f"{who} playlist points at another host: {url}")
+            raise Verdict("redirect", f"{who} playlist points at another host", url[:200])
         raw = fetch(http, url, MAX_PLAYLIST_BYTES, who=who, deadline=deadline, page_url=page_url)
         text = raw.decode("utf-8", errors="replace")
         uris = media_uris(url, text, who=who)
@@ -166,7 +187,7 @@ def inspect_node(
                 raise Verdict("unreachable", "node playlist lists no segments")
             for url in segments:
                 if not same_host(url, host):
-                    raise Verdict("redirect", f"node lists its segments on another host: {url[:200]}")
+                    raise Verdict("redirect", "node lists its segments on another host", url[:200])
             # The segment viewers reported most recently, fetched even if the playlist served to the
             # checker does not list it: a relay cannot hide it behind other segment names.
             listed = [url for url in segments[:-1] if url in audit]
@@ -180,7 +201,9 @@ def inspect_node(
                 time.sleep(pause)
                 found.paused += pause
                 try:
-                    data = fetch(http, url, MAX_SEGMENT_BYTES, who="node", deadline=deadline, page_url=page_url)
+                    data = fetch(
+                        http, url, MAX_SEGMENT_BYTES, who="node", deadline=deadline, page_url=page_url, what="segment"
+                    )
                 except Verdict as gone:
                     if url not in unlisted or gone.outcome != "unreachable":
                         raise
@@ -204,6 +227,8 @@ def inspect_node(
         except Verdict as verdict:
             found.outcome = verdict.outcome
             found.evidence["reason"] = verdict.reason[:500]
+            if verdict.detail:
+                found.evidence["staff_detail"] = verdict.detail[:500]
     found.finished = found.finished or time.monotonic()
     return found
 
@@ -240,7 +265,8 @@ def node_identity(public_url: str) -> int | None:
     url = public_url.rstrip("/") + "/healthz"
     with fetching.client() as http:
         try:
-            body = fetch(http, url, MAX_PLAYLIST_BYTES, who="node", deadline=time.monotonic() + NODE_CHECK_SECONDS)
+            deadline = time.monotonic() + NODE_CHECK_SECONDS
+            body = fetch(http, url, MAX_PLAYLIST_BYTES, who="node", deadline=deadline, what="/healthz")
             value = json.loads(body).get("node_id")
         except (Verdict, ValueError, AttributeError, RecursionError):
             return None
@@ -257,7 +283,7 @@ def origin_window(
     the window is read (most of a check's CPU otherwise). Trimmed here to what is listed now.
     """
     prints: list[bytes] = []
-    with fetching.client() as http:
+    with fetching.client(node=False) as http:  # the operator's origin: internal by design
         try:
             deadline = time.monotonic() + ORIGIN_CHECK_SECONDS
             segments = read_playlist(http, playlist_url, who="origin", deadline=deadline)[-newest:]
@@ -266,13 +292,16 @@ def origin_window(
                     prints.extend(known[url])
                     continue
                 try:
-                    found = frame_fingerprints(fetch(http, url, MAX_SEGMENT_BYTES, who="origin", deadline=deadline))
+                    data = fetch(http, url, MAX_SEGMENT_BYTES, who="origin", deadline=deadline, what="segment")
+                    found = frame_fingerprints(data)
                 except Verdict:
                     continue  # rotated away between playlist and fetch
                 prints.extend(found)
                 if known is not None:
                     known[url] = found
-        except (Verdict, MediaError) as exc:
+        except Verdict as exc:  # the origin is ours: its details are for the operator
+            raise OriginUnavailable(f"{exc.reason} ({exc.detail})" if exc.detail else exc.reason) from None
+        except MediaError as exc:
             raise OriginUnavailable(str(exc)) from None
     if known is not None:
         for url in set(known) - set(segments):

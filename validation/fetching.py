@@ -14,12 +14,21 @@ import functools
 import io
 import ssl
 import zlib
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import brotli
 import certifi
+import httpcore
 import httpx
 import zstandard
+from django.conf import settings
+
+# httpx 0.28's HTTPTransport takes no network backend; its exception mapping and response stream
+# are reused as they are, so errors keep their httpx types (pinned: requirements.txt).
+from httpx._transports.default import ResponseStream, map_httpcore_exceptions
+
+from core import netguard
 
 CHROME_MAJOR = 156  # keep with current desktop Chrome: a stale version is a mark too
 USER_AGENT = (
@@ -71,10 +80,93 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def client() -> httpx.Client:
+class VettedBackend(httpcore.NetworkBackend):
+    """Connects only to addresses core.netguard passed, resolved and vetted for every new
+    connection (a name cannot resolve to a public address for the check and to an internal one
+    for the connection). The socket goes to the vetted IP literal; httpcore takes TLS SNI and
+    certificate checks from the URL's host name and httpx the Host header, so both stay the name."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._sockets = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = netguard.resolve_vetted(host, port, allow_private=self.allow_private)
+        except netguard.Unresolvable as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        failed: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in addresses:  # as socket.create_connection does: the next address if one fails
+            try:
+                return self._sockets.connect_tcp(str(address), port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failed = exc
+        assert failed is not None  # resolve_vetted never returns an empty list
+        raise failed
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("nodes are reached over TCP only")
+
+    def sleep(self, seconds: float) -> None:
+        self._sockets.sleep(seconds)
+
+
+class VettedTransport(httpx.BaseTransport):
+    """httpx's HTTPTransport (HTTP/1.1, no proxy) over a VettedBackend connection pool."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=_tls(), network_backend=VettedBackend(allow_private=allow_private), http1=True, http2=False
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with map_httpcore_exceptions():
+            answer = self._pool.handle_request(core_request)
+        assert isinstance(answer.stream, Iterable)
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=ResponseStream(answer.stream),
+            extensions=answer.extensions,
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def client(*, node: bool = True) -> httpx.Client:
+    """A client for one check. ``node``: every connection goes through core.netguard (raising
+    UnsafeAddress for an internal address, unless NODE_ALLOW_PRIVATE_URLS); the origin, which the
+    operator configures and which usually is internal, is read with ``node=False``."""
     # Requests are built by hand (see get): the client's own default headers never go out.
+    # trust_env=False: no proxy from the environment (a proxy would connect to anything).
     timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
-    return httpx.Client(timeout=timeout, follow_redirects=False, verify=_tls())
+    if not node:
+        return httpx.Client(timeout=timeout, follow_redirects=False, verify=_tls(), trust_env=False)
+    transport = VettedTransport(allow_private=settings.NODE_ALLOW_PRIVATE_URLS)
+    return httpx.Client(timeout=timeout, follow_redirects=False, transport=transport, trust_env=False)
 
 
 def get(http: httpx.Client, url: str, page_url: str) -> httpx.Response:

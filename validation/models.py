@@ -15,6 +15,9 @@ class Outcome(models.TextChoices):
     REDIRECT = "redirect", "redirect"
     BAD_MEDIA = "bad_media", "bad media"
     CLOAKED = "cloaked", "cloaked (viewers were sent other bytes)"
+    # The node's URL names (or resolves to) an internal address: the checker does not connect, and
+    # the failure counts at once (no "confirm a minute later" as for unreachable: no flood causes it).
+    NOT_PUBLIC = "not_public", "not public (the node's address is internal)"
 
 
 class SpotCheck(models.Model):

@@ -2,6 +2,11 @@
 
 Public and read-only. Its body keeps the shape the first prototype's /dashboard had (``stream_id``,
 ``node_count``, …), which tools still read; the serializers below document it in /api/schema/.
+
+Anonymous callers see node ids, statuses and counts only: a node's name is its friend's choice
+(often their own name) and its public URL is often a home address, so for them ``name`` is
+"node #<id>" and ``hls_url`` is empty (same keys, so tools keep working). Any signed-in account
+sees both (issue 17).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
@@ -32,9 +38,11 @@ class IsoDateTimeField(serializers.DateTimeField):
 
 class RelayingNodeSerializer(serializers.Serializer[Any]):
     node_id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = serializers.CharField(help_text='The node\'s name for signed-in users; "node #<id>" for anyone else.')
     status = serializers.ChoiceField(choices=NodeStatus.choices, help_text="Liveness from its heartbeats.")
-    hls_url = serializers.CharField(help_text="The stream's playlist on this node.")
+    hls_url = serializers.CharField(
+        allow_blank=True, help_text="The stream's playlist on this node for signed-in users; empty for anyone else."
+    )
     last_seen_at = IsoDateTimeField(allow_null=True, help_text="Its last accepted heartbeat.")
 
 
@@ -62,15 +70,19 @@ class AlwaysJson(BaseContentNegotiation):
 
 
 class DashboardView(APIView):
-    """Live streams and the nodes relaying each (approved, not offline)."""
+    """Live streams and the nodes relaying each (approved, not offline); names and URLs for
+    signed-in users only."""
 
     permission_classes = [permissions.AllowAny]
-    authentication_classes: list[type] = []
+    # The session tells a signed-in user from anyone else; a GET needs no CSRF token, and a bad or
+    # expired session reads as anonymous (never a 403 on a public page).
+    authentication_classes = [SessionAuthentication]
     content_negotiation_class = AlwaysJson
 
     @extend_schema(responses={200: DashboardSerializer}, summary="Live streams and the nodes relaying each")
     def get(self, request: Request) -> Response:
         now = timezone.now()
+        named = bool(request.user and request.user.is_authenticated)
         relays = Node.objects.filter(approval=Approval.APPROVED, offline_after__gt=now).order_by("pk")
         streams = (
             assignment.live_streams()
@@ -87,9 +99,9 @@ class DashboardView(APIView):
                     "nodes": [
                         {
                             "node_id": node.pk,
-                            "name": node.name,
+                            "name": node.name if named else f"node #{node.pk}",
                             "status": node.status_at(now),
-                            "hls_url": node.hls_url(stream.slug),
+                            "hls_url": node.hls_url(stream.slug) if named else "",
                             "last_seen_at": node.last_seen_at,
                         }
                         for node in stream.relays

@@ -1,14 +1,24 @@
-"""Operations endpoints: /healthz for load balancers and /metrics for Prometheus.
+"""Operations endpoints: /livez and /readyz (/healthz) for orchestrators and load balancers,
+/metrics for Prometheus.
 
-/metrics reads its figures from the database at scrape time (one query per family), so every web
-process answers the same whatever process did the work (heartbeats land on any web worker,
-settlements and spot-checks run in the qcluster). Only ``streamr_heartbeats_received_total`` is
-counted in memory, per process, as Prometheus counters usually are.
+- ``/livez``: the process answers (no dependency asked): restart it when this fails.
+- ``/readyz``: the database answers: send it traffic. Redis is reported but never decides: with
+  Redis down the web tier still answers heartbeats and hooks (core/outages.py), and taking every
+  replica out would make SRS refuse every publish. ``/healthz`` is the same answer (the older name).
+
+/metrics reads its figures from the database (one query per family), so every web process answers
+the same whatever process did the work (heartbeats land on any web worker, settlements and
+spot-checks run in the qcluster). Those aggregates are read at most every METRICS_CACHE_SECONDS per
+process: a scrape every few seconds must not count buckets and checks each time. The counters of
+this process (``streamr_heartbeats_received_total``, the Redis fail-open and push-drop counts) are
+kept in memory, as Prometheus counters usually are.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -23,7 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-from core import tokens
+from core import live, outages, tokens
 from core.errors import json_error
 from nodes.metrics import HEARTBEATS
 from nodes.models import Node, NodeMinute
@@ -36,16 +46,41 @@ log = logging.getLogger(__name__)
 
 
 class CoordinatorCollector(Collector):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # scrapes at once wait for one read, not one read each
+        self._figures_read: list[Metric] = []
+        self._read_at = -float("inf")  # time.monotonic() of the last read
+
     def collect(self) -> Iterator[Metric]:
         """The figures, plus streamr_up: 0 (and nothing else) when the database cannot answer."""
-        try:
-            figures = list(self._figures())
-        except DatabaseError as exc:
-            log.warning("metrics: database unavailable: %s", exc)
+        read = self._read()
+        if read is None:
             yield GaugeMetricFamily("streamr_up", "1 when the coordinator's figures could be read.", value=0)
             return
+        figures, age = read
         yield GaugeMetricFamily("streamr_up", "1 when the coordinator's figures could be read.", value=1)
+        yield GaugeMetricFamily(
+            "streamr_figures_age_seconds", "How long ago the database figures below were read.", value=age
+        )
         yield from figures
+
+    def _read(self) -> tuple[list[Metric], float] | None:
+        """The figures and their age: read again when older than METRICS_CACHE_SECONDS, else the
+        ones kept in this process's memory (nothing else to fail); a failed read is not kept."""
+        with self._lock:
+            if time.monotonic() - self._read_at >= settings.METRICS_CACHE_SECONDS:
+                try:
+                    self._figures_read = list(self._figures())
+                except DatabaseError as exc:
+                    log.warning("metrics: database unavailable: %s", exc)
+                    return None
+                self._read_at = time.monotonic()
+            return self._figures_read, time.monotonic() - self._read_at
+
+    def forget(self) -> None:
+        """Read the figures again at the next scrape (tests)."""
+        with self._lock:
+            self._read_at = -float("inf")
 
     def _figures(self) -> Iterator[Metric]:
         now = timezone.now()
@@ -114,7 +149,11 @@ class CoordinatorCollector(Collector):
 
 REGISTRY = CollectorRegistry()  # no auto_describe: it would query the database at import
 REGISTRY.register(HEARTBEATS)
-REGISTRY.register(CoordinatorCollector())
+REGISTRY.register(outages.OUTAGES)
+REGISTRY.register(outages.FAIL_OPEN)
+REGISTRY.register(live.PUSHES_DROPPED)
+COORDINATOR = CoordinatorCollector()
+REGISTRY.register(COORDINATOR)
 
 
 @require_GET
@@ -128,22 +167,41 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when this process can reach its database (and cache/Redis when configured), else 503."""
+def livez(request: HttpRequest) -> JsonResponse:
+    """Liveness: this process answers requests. Asks no database and no Redis, so an outage of
+    either never gets healthy processes restarted."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: 200 while this process can reach its database, else 503. Redis is reported
+    (``"redis": "ok"`` or ``"down"``) but does not decide: heartbeats and hooks go on without it."""
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         checks["database"] = "ok"
     except Exception as exc:  # the answer is the point: never a 500 page
-        log.warning("healthz: database unreachable: %s", exc)
+        log.warning("readyz: database unreachable: %s", exc)
         checks["database"] = "unreachable"
     if settings.REDIS_URL:
-        try:
-            cache.set("healthz", "1", timeout=10)
-            checks["redis"] = "ok" if cache.get("healthz") == "1" else "unreachable"
-        except Exception as exc:
-            log.warning("healthz: redis unreachable: %s", exc)
-            checks["redis"] = "unreachable"
-    ok = all(value == "ok" for value in checks.values())
+        checks["redis"] = _redis_state()
+    ok = checks["database"] == "ok"
     return JsonResponse({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
+
+
+healthz = readyz  # the older name, kept for load balancers and images that probe it
+
+
+def _redis_state() -> str:
+    """Asked even while the cache's breaker is open (the probe says how Redis is now, and a
+    success lets the heartbeat limiter use it again at once); one log line per outage."""
+    try:  # the cache's short socket timeouts (REDIS_CACHE_OPTIONS) bound this
+        cache.set("healthz", "1", timeout=10)
+        answered = cache.get("healthz") == "1"
+    except Exception as exc:
+        outages.CACHE.failed(exc, "readiness")
+        return "down"
+    outages.CACHE.succeeded()
+    return "ok" if answered else "down"

@@ -21,6 +21,8 @@ urlpatterns = [
     path("me/streams", streams.my_streams, name="my-streams"),
     path("me/streams/<slug:slug>/rotate-key", streams.rotate_key, name="rotate-stream-key"),
     # Operators
+    path("livez", ops.livez, name="livez"),
+    path("readyz", ops.readyz, name="readyz"),
     path("healthz", ops.healthz, name="healthz"),
     path("metrics", ops.metrics, name="metrics"),
 ]

@@ -3,14 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 
 from core.users import signed_in_user
 from rewards import services
 from rewards.models import LedgerEntry, Settlement
-from rewards.services import payouts
 
 
 @admin.register(Settlement)
@@ -29,6 +30,8 @@ class SettlementAdmin(admin.ModelAdmin[Settlement]):
 
 
 class CorrectionForm(forms.ModelForm[LedgerEntry]):
+    actor: User | None = None  # the signed-in admin (set by LedgerEntryAdmin.get_form)
+
     class Meta:
         model = LedgerEntry
         fields = ["user", "amount", "memo"]
@@ -38,9 +41,19 @@ class CorrectionForm(forms.ModelForm[LedgerEntry]):
         data = super().clean() or {}
         if data.get("amount") is not None:
             try:
-                payouts.check_correction(data["amount"], data.get("memo", ""))
+                services.check_correction(data["amount"], data.get("memo", ""))
             except services.PayoutError as exc:
                 raise ValidationError(exc.message) from exc
+            if self.actor is None:
+                return data
+            if data.get("user") is not None and data["user"].pk == self.actor.pk:
+                raise ValidationError("Nobody corrects their own balance: ask another admin.")
+            if services.needs_second_admin(self.actor, data["amount"]):
+                limit = settings.CORRECTION_SECOND_ADMIN_OVER
+                raise ValidationError(
+                    f"One admin alone corrects at most {limit} {settings.CURRENCY} in 24 hours (this one and your "
+                    "others added up): add it under Correction proposals, and another admin confirms it."
+                )
         return data
 
 
@@ -61,9 +74,32 @@ class LedgerEntryAdmin(admin.ModelAdmin[LedgerEntry]):
     def get_fields(self, request: HttpRequest, obj: LedgerEntry | None = None) -> list[Any]:
         return [f.name for f in LedgerEntry._meta.fields] if obj is not None else ["user", "amount", "memo"]
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is None and issubclass(form, CorrectionForm):  # a class made for this request only
+            form.actor = signed_in_user(request)
+        return form
+
     def save_model(self, request: HttpRequest, obj: LedgerEntry, form: Any, change: bool) -> None:
-        entry = services.add_correction(obj.user_id, obj.amount, actor=signed_in_user(request), memo=obj.memo)
+        try:
+            entry = services.add_correction(obj.user_id, obj.amount, actor=signed_in_user(request), memo=obj.memo)
+        except services.PayoutError as exc:
+            # The form's checks passed, then the service refused (e.g. the same admin's other
+            # correction, sent at the same moment, used up the one-admin limit): say so, add nothing.
+            self.message_user(request, exc.message, messages.ERROR)
+            request._correction_refused = True  # type: ignore[attr-defined]
+            return
         obj.pk, obj._state.adding = entry.pk, False  # the admin's "added" message links the new entry
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, "_correction_refused", False):
+            return None  # nothing was added
+        return super().log_addition(request, obj, message)
+
+    def response_add(self, request: HttpRequest, obj: LedgerEntry, post_url_continue: str | None = None) -> Any:
+        if getattr(request, "_correction_refused", False):
+            return HttpResponseRedirect(request.path)  # back to the form, under the error message
+        return super().response_add(request, obj, post_url_continue)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Avg, Count, Model, OuterRef, QuerySet, Subquery, Sum
@@ -17,7 +18,7 @@ from django.template.response import TemplateResponse
 
 from core.users import signed_in_user
 from rewards import services
-from rewards.models import AuditEntry, PayoutBatch, PayoutMethod, PayoutRequest
+from rewards.models import AuditEntry, PayoutBatch, PayoutMethod, PayoutRequest, PayoutStatus
 from rewards.split import sum_to_cents
 from validation.models import FraudFlag, NodeTrust
 
@@ -137,6 +138,21 @@ def _csv_response(batch: PayoutBatch, body: str) -> HttpResponse:
     return response
 
 
+class SecondApprovalFilter(admin.SimpleListFilter):
+    title = "four eyes"
+    parameter_name = "approvals"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("waiting", "waiting for a second approval"), ("two", "approved by two admins")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "waiting":
+            return queryset.filter(status=PayoutStatus.REQUESTED, first_approved_by__isnull=False)
+        if self.value() == "two":
+            return queryset.filter(first_approved_by__isnull=False).exclude(status=PayoutStatus.REQUESTED)
+        return queryset
+
+
 @admin.register(PayoutRequest)
 class PayoutRequestAdmin(DecisionsAdmin[PayoutRequest]):
     list_display = [
@@ -150,12 +166,13 @@ class PayoutRequestAdmin(DecisionsAdmin[PayoutRequest]):
         "trust",
         "open_flags",
         "unvested",
+        "first_approved_by",
         "decided_by",
         "batch",
         "external_reference",
     ]
-    list_filter = ["status", "method", ("batch", admin.EmptyFieldListFilter), "requested_at"]
-    list_select_related = ["user", "decided_by", "batch"]
+    list_filter = ["status", SecondApprovalFilter, "method", ("batch", admin.EmptyFieldListFilter), "requested_at"]
+    list_select_related = ["user", "first_approved_by", "decided_by", "batch"]
     search_fields = ["user__username", "user__email", "address", "external_reference"]
     date_hierarchy = "requested_at"
     readonly_fields = ["balance_now", *[f.name for f in PayoutRequest._meta.fields]]
@@ -196,11 +213,32 @@ class PayoutRequestAdmin(DecisionsAdmin[PayoutRequest]):
         now = services.account(payout.user_id)
         return f"{now.balance}: vested {now.vested}, unvested {now.unvested} (requests waiting: {now.pending})"
 
-    @admin.action(description="Approve (debit the ledger)")
+    @admin.action(description="Approve (debit the ledger)")  # above the four-eyes limit: a first approval
     def approve(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> None:
-        _run_each(
-            self, request, queryset, "payout(s) approved", lambda p: services.approve(p, actor=signed_in_user(request))
-        )
+        actor = signed_in_user(request)
+        approved = 0
+        waiting: list[str] = []
+        for payout in queryset.order_by("pk"):
+            try:
+                done = services.approve(payout, actor=actor)
+            except services.PayoutError as exc:
+                self.message_user(request, f"{payout}: {exc.message}", messages.ERROR)
+                continue
+            if done.status == PayoutStatus.REQUESTED:
+                waiting.append(str(payout.pk))  # the first of two approvals: nothing debited yet
+            else:
+                approved += 1
+        if approved:
+            self.message_user(request, f"{approved} payout(s) approved.", messages.SUCCESS)
+        if waiting:
+            limit = settings.PAYOUT_SECOND_ADMIN_OVER
+            self.message_user(
+                request,
+                f"First approval recorded for payout(s) {', '.join(waiting)}: above {limit} {settings.CURRENCY} "
+                "for one friend in 24 hours, a second, different admin must approve too (nothing is debited "
+                "until then).",
+                messages.WARNING,
+            )
 
     @admin.action(description="Reject…")
     def reject(self, request: HttpRequest, queryset: QuerySet[PayoutRequest]) -> TemplateResponse | None:
@@ -323,9 +361,9 @@ class PayoutMethodAdmin(ReadOnlyAdmin[PayoutMethod]):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin[AuditEntry]):
-    list_display = ["at", "action", "actor", "user", "payout", "batch", "details"]
+    list_display = ["at", "action", "actor", "user", "payout", "batch", "proposal", "details"]
     list_filter = ["action", "actor"]
-    list_select_related = ["actor", "user", "payout", "batch"]
+    list_select_related = ["actor", "user", "payout", "batch", "proposal"]
     search_fields = ["user__username", "actor__username", "action"]
     date_hierarchy = "at"
     readonly_fields = [f.name for f in AuditEntry._meta.fields]

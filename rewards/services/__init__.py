@@ -1,12 +1,19 @@
 """The one place that changes rewards state: settlement into the ledger, vesting and clawbacks,
 and payouts out of it."""
 
+from rewards.services.corrections import (
+    add_correction,
+    check_correction,
+    confirm_correction,
+    needs_second_admin,
+    propose_correction,
+    reject_correction,
+)
 from rewards.services.ledger import lock_account, unvested, unvested_credits
 from rewards.services.payouts import (
     Account,
     PayoutError,
     account,
-    add_correction,
     approve,
     assemble_batch,
     available,
@@ -15,6 +22,7 @@ from rewards.services.payouts import (
     export_batch,
     mark_batch_paid,
     mark_paid,
+    needs_second_approver,
     parse_amount,
     pending,
     reject,
@@ -44,7 +52,9 @@ __all__ = [
     "available",
     "balance",
     "batch_csv",
+    "check_correction",
     "claw_back",
+    "confirm_correction",
     "contributions",
     "export_batch",
     "hour_start",
@@ -52,9 +62,13 @@ __all__ = [
     "lock_account",
     "mark_batch_paid",
     "mark_paid",
+    "needs_second_admin",
+    "needs_second_approver",
     "parse_amount",
     "pending",
+    "propose_correction",
     "reject",
+    "reject_correction",
     "request_payout",
     "set_payout_method",
     "settle_due",

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 
-from rewards.models import AuditEntry, PayoutBatch, PayoutRequest
+from rewards.models import AuditEntry, CorrectionProposal, PayoutBatch, PayoutRequest
 
 
 def record(
@@ -17,6 +17,7 @@ def record(
     user_id: int | None = None,
     payout: PayoutRequest | None = None,
     batch: PayoutBatch | None = None,
+    proposal: CorrectionProposal | None = None,
     **details: Any,
 ) -> AuditEntry:
     """Write one entry inside the caller's transaction, so the log and the change commit together."""
@@ -26,5 +27,6 @@ def record(
         user_id=user_id if user_id is not None else (payout.user_id if payout is not None else None),
         payout=payout,
         batch=batch,
+        proposal=proposal,
         details={key: str(value) if isinstance(value, Decimal) else value for key, value in details.items()},
     )

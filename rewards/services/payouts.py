@@ -11,6 +11,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -42,6 +43,7 @@ LARGEST = Decimal(10**12)  # amounts are stored with 14 digits, 2 of them cents
 VENMO_HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{4,29}$")
 BATCH_LIMIT = 5000  # rows PayPal accepts in one bulk-upload file
 BATCH_METHODS = (MethodKind.PAYPAL, MethodKind.VENMO)  # manual payouts are paid by hand
+SOLO_WINDOW = timedelta(hours=24)  # what one admin approved alone counts against the four-eyes limit this long
 
 
 class PayoutError(ServiceError):
@@ -85,29 +87,6 @@ def available(user_id: int) -> Decimal:
 def _locked(payout: PayoutRequest) -> PayoutRequest:
     lock_account(payout.user_id)
     return PayoutRequest.objects.select_for_update().get(pk=payout.pk)
-
-
-def check_correction(amount: Decimal, memo: str) -> str:
-    """The cleaned memo of a valid correction; PayoutError otherwise."""
-    if not memo.strip():
-        raise PayoutError("memo_required", "Say why the balance is corrected.")
-    if not amount.is_finite() or amount == 0 or abs(amount) >= LARGEST or amount != amount.quantize(CENT):
-        raise PayoutError("bad_amount", f"A correction is a non-zero amount in whole cents, below {LARGEST:,}.")
-    return memo.strip()
-
-
-def add_correction(user_id: int, amount: Decimal, *, actor: User, memo: str) -> LedgerEntry:
-    """Correct a balance with a new entry (the ledger is never edited): negative to take back
-    money credited wrongly (the balance may go negative), positive to add."""
-    memo = check_correction(amount, memo)
-    if actor.pk == user_id:
-        raise PayoutError("own_balance", "Nobody corrects their own balance: ask another admin.", status=403)
-    with transaction.atomic():
-        lock_account(user_id)
-        before = balance(user_id)
-        entry = LedgerEntry.objects.create(user_id=user_id, kind=EntryKind.CORRECTION, amount=amount, memo=memo[:200])
-        audit.record("ledger.corrected", actor=actor, user_id=user_id, amount=amount, balance_before=before, memo=memo)
-    return entry
 
 
 def parse_amount(value: object) -> Decimal:
@@ -213,14 +192,49 @@ def _refuse(payout: PayoutRequest, doing: str, allowed: str) -> PayoutError:
     )
 
 
+def approved_alone(user_id: int, actor_id: int, *, besides: int) -> Decimal:
+    """What ``actor_id`` approved alone (no second approver) for ``user_id`` in the last 24 hours,
+    still debited (approved or paid), leaving payout ``besides`` out."""
+    alone = PayoutRequest.objects.filter(
+        user_id=user_id,
+        decided_by_id=actor_id,
+        first_approved_by__isnull=True,
+        status__in=(PayoutStatus.APPROVED, PayoutStatus.PAID),
+        decided_at__gte=timezone.now() - SOLO_WINDOW,
+    ).exclude(pk=besides)
+    return sum_to_cents(alone.aggregate(total=Sum("amount"))["total"])
+
+
+def needs_second_approver(payout: PayoutRequest, actor: User) -> bool:
+    """Whether approving ``payout`` alone would take ``actor`` past what one admin may release to
+    one friend in 24 hours (PAYOUT_SECOND_ADMIN_OVER): splitting a payout does not get around it."""
+    if payout.first_approved_by_id is not None:
+        return False  # this approval is the second
+    alone = approved_alone(payout.user_id, actor.pk, besides=payout.pk)
+    return alone + payout.amount > settings.PAYOUT_SECOND_ADMIN_OVER
+
+
 def approve(payout: PayoutRequest, *, actor: User) -> PayoutRequest:
-    """Debit the ledger and mark approved, all or nothing; refuses when the balance no longer covers it."""
+    """Debit the ledger and mark approved, all or nothing; refuses when the balance no longer covers it.
+
+    Four eyes: beyond what one admin may release alone (see needs_second_approver) the first
+    approval is only recorded (the request stays "requested", nothing is debited) and a different
+    admin's approval completes it; the same admin approving again is refused."""
     with transaction.atomic():
         locked = _locked(payout)
         if locked.user_id == actor.pk:
             raise PayoutError("own_payout", "Nobody approves their own payout: ask another admin.", status=403)
         if locked.status != PayoutStatus.REQUESTED:
             raise _refuse(locked, "approved", "requested")
+        if locked.first_approved_by_id == actor.pk:
+            raise PayoutError(
+                "same_approver",
+                f"You already approved payout {locked.pk}: a second, different admin must approve it too.",
+                status=403,
+            )
+        second = locked.first_approved_by_id is not None
+        if second and not (actor.is_active and actor.is_staff):
+            raise PayoutError("not_an_admin", "Only an admin may give a payout its second approval.", status=403)
         flags = FraudFlag.objects.filter(node__owner_id=locked.user_id, resolved=False).count()
         if flags:
             raise PayoutError(
@@ -235,6 +249,19 @@ def approve(payout: PayoutRequest, *, actor: User) -> PayoutRequest:
                 f"Payout {locked.pk} asks {locked.amount} but the vested balance is {funds} {settings.CURRENCY}.",
                 status=409,
             )
+        if needs_second_approver(locked, actor):
+            limit = settings.PAYOUT_SECOND_ADMIN_OVER
+            locked.first_approved_by, locked.first_approved_at = actor, timezone.now()
+            locked.save(update_fields=["first_approved_by", "first_approved_at"])
+            audit.record(
+                "payout.first_approval",
+                actor=actor,
+                payout=locked,
+                amount=locked.amount,
+                limit=limit,
+                balance_before=funds,
+            )
+            return locked
         LedgerEntry.objects.create(
             user_id=locked.user_id,
             kind=EntryKind.PAYOUT,
@@ -244,7 +271,14 @@ def approve(payout: PayoutRequest, *, actor: User) -> PayoutRequest:
         )
         locked.status, locked.decided_at, locked.decided_by = PayoutStatus.APPROVED, timezone.now(), actor
         locked.save(update_fields=["status", "decided_at", "decided_by"])
-        audit.record("payout.approved", actor=actor, payout=locked, amount=locked.amount, balance_before=funds)
+        audit.record(
+            "payout.approved",
+            actor=actor,
+            payout=locked,
+            amount=locked.amount,
+            balance_before=funds,
+            first_approved_by=locked.first_approved_by_id,  # None: one admin alone, within the limit
+        )
         _tell(locked)
     return locked
 

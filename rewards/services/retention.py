@@ -33,7 +33,7 @@ BUDGET_SECONDS = 60.0  # per run, well inside django-q2's task timeout; the rest
 
 def unsettled(candidates: set[StreamHour]) -> set[StreamHour]:
     """The stream-hours settlement would still pay: the stream had a live session in the hour and
-    the hour has no settlement yet (e.g. the worker was down longer than settle_due looks back)."""
+    the hour has no settlement yet (settle_due settles it however old; until then its minutes are kept)."""
     if not candidates:
         return set()
     hours = [hour for _, hour in candidates]

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from core import live
@@ -28,12 +28,14 @@ from rewards.models import Settlement
 from rewards.services.ledger_writes import node_totals, write_credits
 from rewards.split import split_pool, to_cents
 from streams import services as stream_services
-from streams.models import Stream, StreamSession
+from streams.models import OriginMinute, Stream, StreamSession
+from validation.models import AttestedMinute
 from validation.services import attested_bytes, failed_windows
 
 log = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
+BUDGET_SECONDS = 60.0  # per settle_due run, well inside django-q2's 120 s task timeout
 
 
 class SettlementError(ServiceError):
@@ -235,11 +237,64 @@ def settle_hour(start: datetime) -> list[Settlement]:
     return done
 
 
-def settle_due(now: datetime | None = None, lookback_hours: int = 24) -> list[Settlement]:
-    """Settle every closed hour of the last day not settled yet, leaving late heartbeats a grace."""
+def settle_due(
+    now: datetime | None = None, lookback_hours: int = 24, *, budget_seconds: float = BUDGET_SECONDS
+) -> list[Settlement]:
+    """Settle every closed hour not settled yet, however old, oldest first, leaving late heartbeats
+    a grace. Always the last ``lookback_hours``; before them, back to the oldest minute still kept
+    (retention prunes an hour's minutes only once it is settled, so an unsettled hour's are always
+    there: the scan is bounded by what is kept, about RETENTION_DAYS, not by all history). Stops
+    after ``budget_seconds`` (django-q2 kills a task at 120 s); the next run goes on where it
+    stopped. Each stream-hour settles exactly once (``settle_stream_hour``)."""
     now = now or timezone.now()
+    deadline = time.monotonic() + budget_seconds
     last = hour_start(now - timedelta(seconds=settings.SETTLEMENT_GRACE_SECONDS)) - HOUR
+    first = last - (lookback_hours - 1) * HOUR
+    oldest = _oldest_kept_minute()
+    if oldest is not None and hour_start(oldest) < first:
+        first = hour_start(oldest)
     done: list[Settlement] = []
-    for back in range(lookback_hours - 1, -1, -1):
-        done += settle_hour(last - back * HOUR)
+    due = _unsettled(first, last)
+    for n, (start, stream) in enumerate(due):
+        if time.monotonic() >= deadline:
+            log.warning(
+                "settlement: stopped after %.0f s, %d stream-hour(s) left for the next run",
+                budget_seconds,
+                len(due) - n,
+            )
+            break
+        settlement = settle_stream_hour(stream, start)
+        if settlement is not None:
+            done.append(settlement)
     return done
+
+
+def _oldest_kept_minute() -> datetime | None:
+    """The oldest minute any table settlement reads still holds: minute buckets (indexed by minute),
+    and per stream its oldest origin and attested minute (indexed by stream and minute: one index
+    probe per stream, never a scan)."""
+    found = [NodeMinute.objects.aggregate(oldest=Min("minute"))["oldest"]]
+    for model in (OriginMinute, AttestedMinute):
+        first = model.objects.filter(stream=OuterRef("pk")).order_by("minute").values("minute")[:1]
+        found.append(Stream.objects.aggregate(oldest=Min(Subquery(first)))["oldest"])
+    return min((moment for moment in found if moment is not None), default=None)
+
+
+def _unsettled(first: datetime, last: datetime) -> list[tuple[datetime, Stream]]:
+    """The stream-hours in [first, last] in which a session of the stream was live and that have no
+    settlement, oldest first: the sessions of the window (few rows) spread into hours, less the
+    window's settlements (one query)."""
+    sessions = StreamSession.objects.filter(started_at__lt=last + HOUR).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=first)
+    )
+    wanted: set[tuple[datetime, int]] = set()
+    for stream_id, started, ended in sessions.values_list("stream_id", "started_at", "ended_at"):
+        start = max(hour_start(started), first)
+        until = min(ended or last + HOUR, last + HOUR)
+        while start < until:
+            wanted.add((start, stream_id))
+            start += HOUR
+    settled = Settlement.objects.filter(hour__gte=first, hour__lte=last).values_list("hour", "stream_id")
+    wanted -= set(settled)
+    streams = Stream.objects.in_bulk({stream_id for _, stream_id in wanted})
+    return sorted(((start, streams[stream_id]) for start, stream_id in wanted), key=lambda d: (d[0], d[1].slug))

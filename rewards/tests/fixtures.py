@@ -53,9 +53,21 @@ def live_alice(make_stream: Callable[..., tuple[Stream, str]], hour: datetime) -
 
 
 @pytest.fixture
-def give(admin_user: User) -> Callable[[User, str], LedgerEntry]:
-    """Put money on a user's balance (as an admin's correction, the one way besides settlement)."""
-    return lambda user, amount: services.add_correction(user.pk, Decimal(amount), actor=admin_user, memo="test credit")
+def second_admin(django_user_model: type[User]) -> User:
+    """Another superuser: the second pair of eyes on large corrections and payouts."""
+    return django_user_model.objects.create_superuser("root2", "root2@example.com", "root2-pass-123")
+
+
+@pytest.fixture
+def give(admin_user: User, second_admin: User) -> Callable[[User, str], LedgerEntry]:
+    """Put money on a user's balance as admins do besides settlement: a correction 'root' proposes
+    and 'root2' confirms (four eyes, so any amount, and root's own limit stays untouched)."""
+
+    def go(user: User, amount: str) -> LedgerEntry:
+        proposal = services.propose_correction(user.pk, Decimal(amount), actor=admin_user, memo="test credit")
+        return services.confirm_correction(proposal, actor=second_admin)
+
+    return go
 
 
 @pytest.fixture

@@ -142,7 +142,8 @@ def test_every_change_is_in_the_audit_log_with_who_made_it(paypal_friend, admin_
     services.mark_paid(payout, actor=admin_user, reference="TX1")
     trail = [(e.action, e.actor.username, e.user_id) for e in AuditEntry.objects.order_by("pk").select_related("actor")]
     assert trail == [
-        ("ledger.corrected", "root", paypal_friend.pk),  # the fixture's 100.00
+        ("correction.proposed", "root", paypal_friend.pk),  # the fixture's 100.00, under four eyes
+        ("correction.confirmed", "root2", paypal_friend.pk),
         ("method.set", "friend", paypal_friend.pk),
         ("payout.requested", "friend", paypal_friend.pk),
         ("payout.approved", "root", paypal_friend.pk),

@@ -75,6 +75,17 @@ def test_the_hook_url_srs_is_given_admits_a_publish(client, stream_and_key):
     assert response.status_code == 200 and response.json() == {"code": 0}
 
 
+def test_what_srs_and_the_health_checks_call_over_plain_http_is_never_redirected_to_https():
+    """Production redirects to https (SECURE_SSL_REDIRECT), but SRS's hooks and compose's health
+    checks call web over plain http inside the network."""
+    health = " ".join(compose()["services"]["web"]["healthcheck"]["test"])
+    paths = [urlsplit(url).path for urls in srs_hooks().values() for url in urls]
+    paths += re.findall(r"http://127\.0\.0\.1:8000(/[\w/]*)", health)
+    assert "/hooks/srs" in paths and {"/healthz", "/livez", "/readyz"} & set(paths)
+    for path in paths:
+        assert any(re.search(pattern, path.lstrip("/")) for pattern in settings.SECURE_REDIRECT_EXEMPT), path
+
+
 def test_srs_gets_the_same_secret_as_the_site_and_writes_hls():
     spec = compose()["services"]["srs"]
     assert spec["image"].startswith("ossrs/srs:5")
@@ -101,7 +112,8 @@ def test_the_site_starts_in_production_with_what_compose_gives_it(service):
         "import django, json; django.setup(); from django.conf import settings as s; "
         "print(json.dumps({'debug': s.DEBUG, 'db': s.DATABASES['default']['ENGINE'], 'redis': s.REDIS_URL, "
         "'hosts': s.ALLOWED_HOSTS, 'csrf': s.CSRF_TRUSTED_ORIGINS, 'rtmp': s.ORIGIN_RTMP_URL, "
-        "'hls': s.ORIGIN_HLS_URL, 'site': s.SITE_URL, 'layer': s.CHANNEL_LAYERS['default']['BACKEND']}))"
+        "'hls': s.ORIGIN_HLS_URL, 'site': s.SITE_URL, 'layer': s.CHANNEL_LAYERS['default']['BACKEND'], "
+        "'https': [s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.SECURE_HSTS_SECONDS > 0]}))"
     )
     env["DJANGO_SETTINGS_MODULE"] = "streamrp2p_site.settings"
     done = subprocess.run([sys.executable, "-c", probe], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True)
@@ -109,6 +121,7 @@ def test_the_site_starts_in_production_with_what_compose_gives_it(service):
     found = json.loads(done.stdout)
     assert found["debug"] is False and found["db"].endswith("postgresql") and found["redis"] == "redis://redis:6379/0"
     assert found["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert found["https"] == [True, True, True]  # never INSECURE_HTTP in the production setup
     assert found["csrf"] and "127.0.0.1" not in found["rtmp"] + found["hls"] + found["site"]
     # The public name, and the names SRS's hooks (web:8000) and the health checks (127.0.0.1) use.
     assert {"streamr.example.org", "web", "127.0.0.1"} <= set(found["hosts"])

@@ -6,6 +6,7 @@ the origin's hooks: a duplicate, late or out-of-order hook leaves the state as i
 live sessions are in ``sessions``, who watches in ``viewers``, pruning in ``retention``.
 """
 
+from streams.services.rates import clean_rate, set_reward_rate
 from streams.services.retention import delete_in_chunks, origin_minute_hours, prune_streams
 from streams.services.sessions import (
     RESUME_WITHIN,
@@ -40,6 +41,7 @@ __all__ = [
     "StreamError",
     "admit_publish",
     "alive_minutes",
+    "clean_rate",
     "close_silent_sessions",
     "create_stream",
     "delete_in_chunks",
@@ -54,6 +56,7 @@ __all__ = [
     "record_stop",
     "rotate_key",
     "set_active",
+    "set_reward_rate",
     "watcher_reported",
     "watching_now",
 ]

@@ -320,19 +320,27 @@ def end_publish(
 
 
 def end_session(session: StreamSession, *, reason: str) -> bool:
-    """Force a session closed (admin), e.g. after an origin crashed without on_unpublish."""
+    """Force a session closed (admin), e.g. after an origin crashed without on_unpublish.
+
+    A silent session (its origin sent signs of life, but none for STREAM_SESSION_SILENCE_SECONDS)
+    ends at its last sign of life, as ``close_silent_sessions`` would end it: it was dead from
+    then on, and the minutes after it are not live. One that still speaks, or whose origin sends
+    no periodic signs at all (nothing tells when it died), ends now."""
     with transaction.atomic():
         locked = StreamSession.objects.select_for_update().filter(pk=session.pk, ended_at__isnull=True).first()
         if locked is None:
             return False
-        _close_session(locked, reason)
+        if _silent(locked) and locked.last_signal_at is not None:
+            _close_session(locked, reason, at=max(locked.last_signal_at, locked.started_at))
+        else:
+            _close_session(locked, reason)
     session.refresh_from_db()
     log.info("session %s of %s ended: %s", session.pk, session.stream_id, reason)
     return True
 
 
-def _close_session(session: StreamSession, reason: str) -> None:
-    session.ended_at = timezone.now()
+def _close_session(session: StreamSession, reason: str, *, at: datetime | None = None) -> None:
+    session.ended_at = at or timezone.now()
     session.end_reason = reason
     session.save(update_fields=["ended_at", "end_reason"])
     _after_close(session)

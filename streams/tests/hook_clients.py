@@ -1,9 +1,11 @@
-"""Origin hook clients that post exactly what SRS 5 and nginx-rtmp post."""
+"""Origin hook clients that post exactly what SRS 5 and nginx-rtmp post, and sessions as an origin
+leaves them."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,6 +13,9 @@ import pytest
 from django.conf import settings
 from django.http import HttpResponse
 from django.test import Client
+from django.utils import timezone
+
+from streams.models import Origin, Stream, StreamSession
 
 
 def srs_payload(
@@ -89,3 +94,18 @@ def post_nginx(client: Client, django_capture_on_commit_callbacks: Any) -> Calla
             )
 
     return post
+
+
+def open_session(
+    stream: Stream, *, signal_ago: float | None, started_ago: timedelta = timedelta(minutes=10)
+) -> StreamSession:
+    """A live SRS session whose origin last spoke ``signal_ago`` seconds ago (None: an origin that
+    sends no periodic hooks)."""
+    now = timezone.now()
+    return StreamSession.objects.create(
+        stream=stream,
+        origin=Origin.SRS,
+        client_id=f"c{stream.pk}",
+        started_at=now - started_ago,
+        last_signal_at=None if signal_ago is None else now - timedelta(seconds=signal_ago),
+    )

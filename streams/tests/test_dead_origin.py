@@ -14,21 +14,10 @@ from django_q.models import Schedule
 
 from streams import services
 from streams.models import Origin, OriginMinute, StreamSession
-from streams.tests.hook_clients import srs_payload
+from streams.tests.hook_clients import open_session, srs_payload
 from testkit.fixtures import eventually
 from testkit.media import publish_test_source, stop_process
 from validation.services import record_origin_frames
-
-
-def open_session(stream, *, signal_ago: float | None) -> StreamSession:
-    now = timezone.now()
-    return StreamSession.objects.create(
-        stream=stream,
-        origin=Origin.SRS,
-        client_id=f"c{stream.pk}",
-        started_at=now - timedelta(minutes=10),
-        last_signal_at=None if signal_ago is None else now - timedelta(seconds=signal_ago),
-    )
 
 
 @pytest.mark.django_db

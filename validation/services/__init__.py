@@ -12,6 +12,7 @@ from validation.services.delivery import (
     read_ticket,
     report_segments,
 )
+from validation.services.flags import resolve_flags
 from validation.services.retention import attested_minute_hours, prune_validation
 from validation.services.spotchecks import (
     CheckSkipped,
@@ -41,6 +42,7 @@ __all__ = [
     "record_origin_frames",
     "reinstate",
     "report_segments",
+    "resolve_flags",
     "sample_origin",
     "spot_check",
 ]

@@ -35,6 +35,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from core import outages
 from core.errors import ServiceError
 from nodes.models import Node
 from streams import services as stream_services
@@ -145,6 +146,22 @@ def _minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
+def _report_allowed(ticket: Ticket) -> bool:
+    """One report per ticket every PLAYBACK_REPORT_MIN_SECONDS, counted in the cache. With Redis
+    down the report is taken all the same (fail open): each segment is still counted at most once
+    per ticket by the database, so the limit only saves work."""
+    if not outages.CACHE.closed():
+        outages.CACHE.skipped("report_limiter")
+        return True
+    try:
+        allowed = bool(cache.add(f"delivery-report:{ticket.id}", 1, timeout=settings.PLAYBACK_REPORT_MIN_SECONDS))
+    except Exception as exc:  # whatever the cache raises (ConnectionError, TimeoutError)
+        outages.CACHE.failed(exc, "report_limiter")
+        return True
+    outages.CACHE.succeeded()
+    return allowed
+
+
 def report_segments(value: str, segments: list[SegmentReport], *, now: datetime | None = None) -> ReportResult:
     """Count the segments a viewer loaded from its ticket's node (see the module's rules)."""
     ticket = read_ticket(value)
@@ -156,7 +173,7 @@ def report_segments(value: str, segments: list[SegmentReport], *, now: datetime 
         raise DeliveryError("session_ended", "The live session this ticket was for has ended.", 409)
     if len(segments) > MAX_SEGMENTS_PER_REPORT:
         raise DeliveryError("too_many_segments", f"At most {MAX_SEGMENTS_PER_REPORT} segments a report.", 400)
-    if not cache.add(f"delivery-report:{ticket.id}", 1, timeout=settings.PLAYBACK_REPORT_MIN_SECONDS):
+    if not _report_allowed(ticket):
         raise DeliveryError("rate_limited", "One report per ticket every few seconds.", 429)
     now = now or timezone.now()
     if node is None:

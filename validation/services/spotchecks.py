@@ -272,6 +272,8 @@ def _push_verdict(node: Node, check: SpotCheck, *, passed: bool, suspended: bool
     detail = f"{check.live_matches} of {check.node_frames} frames in the live window"
     if check.provisional:
         detail = "no answer: counts only if a check a minute from now confirms it"
+    elif check.outcome == Outcome.NOT_PUBLIC:
+        detail = "its public URL leads to a private or local address: the checker does not connect there"
     live.push(
         CheckVerdict(
             audience=node.owner_id,

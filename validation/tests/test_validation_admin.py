@@ -7,6 +7,7 @@ from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from nodes.models import Approval, Node
+from rewards.models import AuditEntry
 from streams.tests.hook_clients import srs_payload
 from testkit.media import free_port
 from validation.models import FlagKind, FraudFlag, NodeTrust, Outcome, SpotCheck
@@ -61,3 +62,15 @@ def test_spot_check_action_on_nodes_runs_a_check_or_says_why_not(
     assert f"idle (#{idle.pk}): skipped" in said  # it relays nothing live: no verdict
     assert f"ghost (#{ghost.pk}): unreachable" in said
     assert SpotCheck.objects.get().trigger == "admin"
+
+
+def test_resolving_flags_releases_payouts_and_is_audited_with_who_did_it(staff, admin_user, register, friend):
+    node, _ = register()
+    flag = FraudFlag.objects.create(node=node, kind=FlagKind.SYBIL, detected_at=timezone.now())
+    done = FraudFlag.objects.create(node=node, kind=FlagKind.SYBIL, detected_at=timezone.now(), resolved=True)
+    staff.post("/admin/validation/fraudflag/", {"action": "resolve", "_selected_action": [flag.pk, done.pk]})
+    flag.refresh_from_db()
+    assert flag.resolved
+    entry = AuditEntry.objects.get(action="fraud_flag.resolved")  # the flag resolved before is not logged again
+    assert entry.actor == admin_user and entry.user == friend
+    assert entry.details["flag"] == flag.pk and entry.details["kind"] == FlagKind.SYBIL

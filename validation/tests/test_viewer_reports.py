@@ -12,6 +12,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.utils import timezone
 
+from core import outages
 from nodes.models import Node
 from streams.models import StreamSession
 from validation import services
@@ -144,6 +145,27 @@ def test_one_report_per_ticket_every_few_seconds(client, alice, register):
     assert report(client, ticket, segment(node, "seg1")).status_code == 200
     too_soon = report(client, ticket, segment(node, "seg2"), fresh=False)
     assert too_soon.status_code == 429 and too_soon.json()["error"]["code"] == "rate_limited"
+    assert attested_bytes(node) == 1_000_000
+
+
+def test_a_report_counts_with_redis_down_and_a_replay_still_adds_nothing(client, alice, register, settings):
+    node = verified(register("den")[0], alice)
+    ticket = ticket_for(client, node)  # issued while the cache answers
+    settings.CACHES = {  # then the cache's Redis is gone: nothing listens on port 1
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    outages.reset()
+    try:
+        first = report(client, ticket, segment(node, "seg1"), fresh=False)
+        again = report(client, ticket, segment(node, "seg1"), fresh=False)  # the per-ticket limit fails open
+    finally:
+        outages.reset()
+    assert first.status_code == 200 and first.json()["accepted"] == 1
+    assert again.status_code == 200 and again.json()["accepted"] == 0  # counted once by the database
     assert attested_bytes(node) == 1_000_000
 
 

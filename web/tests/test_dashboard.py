@@ -1,4 +1,5 @@
-"""/dashboard: the live streams and the nodes relaying each, public, documented in /api/schema/."""
+"""/dashboard: the live streams and the nodes relaying each, public, documented in /api/schema/.
+(What anonymous callers may not see: test_dashboard_privacy.py.)"""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ def go_live(post_srs, slug, key):
 
 
 def test_the_dashboard_lists_the_nodes_relaying_each_live_stream(
-    client, register, node_client, stream_and_key, post_srs
+    client, register, node_client, stream_and_key, post_srs, friend
 ):
+    client.force_login(friend)  # names and URLs are for signed-in users
     go_live(post_srs, "alice", stream_and_key[1])
     first, first_key = register("n1")
     second, second_key = register("n2")
@@ -50,8 +52,9 @@ def test_keeps_the_shape_tools_read_with_python_iso_times(client, register, node
 
 
 def test_leaves_out_suspended_and_offline_nodes_and_offline_streams(
-    client, register, node_client, make_stream, post_srs
+    client, register, node_client, make_stream, post_srs, friend
 ):
+    client.force_login(friend)
     _, alice_key = make_stream("alice")
     make_stream("bob")  # never goes live
     go_live(post_srs, "alice", alice_key)

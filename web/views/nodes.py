@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from core.throttle import throttled
 from core.users import signed_in_user
 from nodes import services
 from nodes.models import Node
@@ -24,6 +25,7 @@ DEFAULT_AGENT_PORT = 8090
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@throttled("enrollment-token", methods=["POST"])  # per friend: each POST makes a new token
 def add_node(request: HttpRequest) -> HttpResponse:
     """A friend creates a one-time enrollment token and sees the exact commands to run."""
     user = signed_in_user(request)

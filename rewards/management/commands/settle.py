@@ -10,7 +10,7 @@ from rewards import services
 
 
 class Command(BaseCommand):
-    help = "Settle one closed hour (--hour 2026-11-25T13:00Z), or every closed hour of the last day."
+    help = "Settle one closed hour (--hour 2026-11-25T13:00Z), or every closed hour not settled yet, however old."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--hour", default=None, help="ISO 8601 start of the hour, e.g. 2026-11-25T13:00:00Z.")

@@ -26,7 +26,7 @@ class Command(BaseCommand):
         manage = str(settings.BASE_DIR / "manage.py")
         web = [
             "-m",
-            "daphne",
+            "streamrp2p_site.daphne_server",  # daphne, its access log without the hook secret
             "-b",
             options["host"],
             "-p",
@@ -35,7 +35,9 @@ class Command(BaseCommand):
         ]
         commands = {"web": [sys.executable, *web], "worker": [sys.executable, manage, "qcluster"]}
         # Each child leads its own process group, so stopping reaches a qcluster's workers too.
-        children = {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()}
+        children = {
+            name: subprocess.Popen(cmd, start_new_session=True, cwd=settings.BASE_DIR) for name, cmd in commands.items()
+        }
         self.stdout.write(
             f"Serving http://{options['host']}:{options['port']}/ with a django-q2 worker. Ctrl-C stops both."
         )

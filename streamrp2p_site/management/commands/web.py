@@ -35,13 +35,15 @@ class Command(BaseCommand):
             call_command("collectstatic", interactive=False, verbosity=0)
         host, port = options["host"], str(options["port"])
         if options["server"] == "daphne":
-            argv = ["-m", "daphne", "-b", host, "-p", port, "--proxy-headers", APPLICATION]
+            # daphne's own command line, with an access log that redacts the hook secret.
+            argv = ["-m", "streamrp2p_site.daphne_server", "-b", host, "-p", port, "--proxy-headers", APPLICATION]
         else:
             argv = ["-m", "uvicorn", APPLICATION, "--host", host, "--port", port]
             argv += ["--workers", str(options["workers"]), "--loop", "uvloop", "--http", "httptools"]
             # Behind the TLS proxy: X-Forwarded-For/-Proto from FORWARDED_ALLOW_IPS (uvicorn's own
-            # variable; 127.0.0.1 unless set). No access log: it would print hook secrets (query strings).
-            argv += ["--proxy-headers", "--no-access-log", "--lifespan", "off"]
+            # variable; 127.0.0.1 unless set). The access log goes through the site's logging
+            # (settings.LOGGING: "uvicorn.access" at LOG_LEVEL), which redacts the hook secret.
+            argv += ["--proxy-headers", "--lifespan", "off"]
         self.stdout.write(f"serving {APPLICATION} with {options['server']} on {host}:{port}", ending="\n")
         self.stdout.flush()
         os.execv(sys.executable, [sys.executable, *argv])  # noqa: S606  (replace this process: signals reach the server)

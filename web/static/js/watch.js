@@ -92,7 +92,7 @@
         if (!data.fatal) return;
         if (choice.node_id != null) failed.push(choice.node_id);
         label.textContent = "Source failed (" + data.details + "); choosing another…";
-        later(choice.node_id != null ? 0 : 3000);
+        later(choice.node_id != null ? 500 : 3000);  // never a tight loop of failing sources
       });
       hls.loadSource(choice.url);
       hls.attachMedia(video);
@@ -114,8 +114,16 @@
     clearTimeout(retry);
     retry = null;
     fetch(api + (failed.length ? "?exclude=" + failed.join(",") : ""), { headers: { Accept: "application/json" } })
-      .then(function (response) { return response.json(); })
-      .then(play)
+      .then(function (response) {
+        if (response.status === 429) {  // throttled: wait as long as the site asks, then pick again
+          var wait = parseInt(response.headers.get("Retry-After") || "5", 10);
+          label.textContent = "The coordinator is busy; retrying in " + wait + " s…";
+          later(Math.max(1, wait) * 1000);
+          return null;
+        }
+        return response.json();
+      })
+      .then(function (choice) { if (choice) play(choice); })
       .catch(function () { label.textContent = "Cannot reach the coordinator; retrying…"; later(3000); });
   }
 
