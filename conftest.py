@@ -23,6 +23,15 @@ pytest_plugins = [
 StreamFactory = Callable[..., tuple[Stream, str]]
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request: pytest.FixtureRequest, settings: Any) -> None:
+    """Django's own advice for test suites: PBKDF2 takes ~0.4 s per password here by design, and
+    most tests make two to four accounts. Not for live tests: their accounts sign in to a server
+    process that has production's hashers. Production keeps the default hashers."""
+    if request.node.get_closest_marker("live") is None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def owner(django_user_model: type[User]) -> User:
     """A streamer: owns the streams in these tests."""
