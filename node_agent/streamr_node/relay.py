@@ -139,6 +139,14 @@ class Relay:
             return
         process.terminate()
         try:
+            await asyncio.wait_for(process.wait(), timeout=0.5)
+            return
+        except TimeoutError:
+            # ffmpeg stops between packets on the first signal, but a read blocked on a quiet
+            # origin is interrupted only by a second one; without it the agent waited out
+            # rw_timeout (5 s) on every stop.
+            process.terminate()
+        try:
             await asyncio.wait_for(process.wait(), timeout=5)
         except TimeoutError:
             process.kill()
