@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -84,8 +83,6 @@ class NodeAdmin(admin.ModelAdmin[Node]):
         return False  # it would take its buckets and spot-checks with it: suspend it instead
 
     def save_model(self, request: HttpRequest, obj: Node, form: ModelForm[Node], change: bool) -> None:
-        if "owner" in form.changed_data:  # read-only above; refused even if a form slipped it in
-            raise PermissionDenied("A node's owner is never changed.")
         super().save_model(request, obj, form, change)
         if "pinned_stream" in form.changed_data:
             services.pin(obj, obj.pinned_stream)  # may move the node to its pinned stream

@@ -7,13 +7,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from core.users import signed_in_user
 from rewards import services
+from rewards.admin.ledger import check_amount_and_memo
 from rewards.admin.payouts import AuditInline, _run_each, _text_or_page
 from rewards.models import CorrectionProposal
 
@@ -30,10 +30,7 @@ class ProposalForm(forms.ModelForm[CorrectionProposal]):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("amount") is not None:
-            try:
-                services.check_correction(data["amount"], data.get("memo", ""))
-            except services.PayoutError as exc:
-                raise ValidationError(exc.message) from exc
+            check_amount_and_memo(data)
         return data
 
 

@@ -29,6 +29,15 @@ class SettlementAdmin(admin.ModelAdmin[Settlement]):
         return False
 
 
+def check_amount_and_memo(data: dict[str, Any]) -> None:
+    """The service's own check of a correction's amount and memo, as a form error (this form and
+    the correction proposals' form)."""
+    try:
+        services.check_correction(data["amount"], data.get("memo", ""))
+    except services.PayoutError as exc:
+        raise ValidationError(exc.message) from exc
+
+
 class CorrectionForm(forms.ModelForm[LedgerEntry]):
     actor: User | None = None  # the signed-in admin (set by LedgerEntryAdmin.get_form)
 
@@ -40,10 +49,7 @@ class CorrectionForm(forms.ModelForm[LedgerEntry]):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("amount") is not None:
-            try:
-                services.check_correction(data["amount"], data.get("memo", ""))
-            except services.PayoutError as exc:
-                raise ValidationError(exc.message) from exc
+            check_amount_and_memo(data)
             if self.actor is None:
                 return data
             if data.get("user") is not None and data["user"].pk == self.actor.pk:
