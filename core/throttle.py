@@ -135,16 +135,25 @@ def _short(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def address_key(address: str) -> str | None:
+    """One client, for per-address limits: an IPv4 address (IPv4-mapped IPv6 too), or an IPv6 /64
+    (one host gets a whole /64; counting each address in it would be no limit at all). None when
+    ``address`` is not an IP address (e.g. a unix socket)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
 def client_id(request: HttpRequest) -> str:
     """The client's address as a key: IPv4 as is, IPv6 by its /64."""
     raw = request.META.get("REMOTE_ADDR", "") or "unknown"
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        return "ip:" + _short(raw)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
-        return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False).network_address}/64"
-    return f"ip:{address.ipv4_mapped or address}" if isinstance(address, ipaddress.IPv6Address) else f"ip:{address}"
+    return "ip:" + (address_key(raw) or _short(raw))
 
 
 def account_id(username: str) -> str:

@@ -19,7 +19,6 @@ viewer count the site shows counts those, origin viewers included.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import secrets
@@ -35,7 +34,7 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from core import outages
+from core import outages, throttle
 from core.errors import ServiceError
 from nodes.models import Node
 from streams import services as stream_services
@@ -94,18 +93,9 @@ def _sign(ticket: Ticket) -> str:
 
 
 def client_key(address: str) -> str:
-    """What one client is, for the per-address limits: an IPv4 address, or an IPv6 /64 (one host
-    gets a whole /64; counting each address in it would be no limit at all). The web tier must be
-    given the client's address by a proxy that overwrites X-Forwarded-For (README)."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return "unknown"  # e.g. a unix socket: all such clients share one budget
-    if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return str(parsed)
+    """What one client is, for the per-address limits (core.throttle.address_key). The web tier
+    must be given the client's address by a proxy that overwrites X-Forwarded-For (README)."""
+    return throttle.address_key(address) or "unknown"  # e.g. a unix socket: all such share one budget
 
 
 def issue_ticket(node: Node | None, session: StreamSession, *, address: str = "") -> str | None:
