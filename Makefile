@@ -43,9 +43,12 @@ demo: $(VENV)/.installed-dev
 	env -u REDIS_URL DATABASE_URL=sqlite:///$(DEMO_DIR)/db.sqlite3 HEARTBEAT_INTERVAL_SECONDS=2 \
 		STREAM_SESSION_SILENCE_SECONDS=10 LOG_LEVEL=WARNING $(BIN)/python manage.py demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
 
-## test: lint (ruff), layers (import-linter), type-check (mypy) and the whole pytest suite
+## test: lint (ruff), layers (import-linter), type-check (mypy) and the whole pytest suite, on two
+## pytest-xdist workers (the live tests mostly wait on real-time media, so two overlap well even on two
+## cores); each worker has its own test database and Redis database (testkit/workers.py)
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

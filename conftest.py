@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 
 from streams import services
 from streams.models import Stream
+from testkit.workers import isolate_redis
 
 # Origin hook clients (post_srs, post_nginx) are used by every app that needs a live stream.
 pytest_plugins = [
@@ -18,9 +19,16 @@ pytest_plugins = [
     "rewards.tests.fixtures",
     "testkit.fixtures",
     "testkit.browser",
+    "accounts.tests.mail_helpers",  # mail_now: emails sent after commit, their jobs run inline
 ]
 
 StreamFactory = Callable[..., tuple[Stream, str]]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`make test` runs on pytest-xdist workers: each has its own test database (pytest-django)
+    and, from here, its own Redis database (testkit/workers.py)."""
+    isolate_redis()
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +84,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     broker = "redis" if "redis" in settings.Q_CLUSTER else "orm"
     test_name = database.get("TEST", {}).get("NAME") or f"test_{database['NAME']}"
     where = f"{database.get('HOST') or 'local'}:{database.get('PORT') or ''}"
-    return [
+    lines = [
         f"database: {database['ENGINE'].rsplit('.', 1)[-1]} at {where}, test database {test_name}",
         f"channel layer: {layer}; django-q2 broker: {broker}",
     ]
+    if config.getoption("numprocesses", None):  # pytest-xdist (`make test`): see testkit/workers.py
+        lines.append(f"xdist workers: each its own {test_name}_gw<N> database and Redis database REDIS_URL's + N")
+    return lines

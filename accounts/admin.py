@@ -9,7 +9,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from accounts import services
-from accounts.models import Invite
+from accounts.models import Invite, NotificationSettings
 
 
 @admin.register(Invite)
@@ -39,3 +39,17 @@ class InviteAdmin(admin.ModelAdmin[Invite]):
             services.revoke_invite(old)
             invite, link = services.create_invite(old.email, created_by=creator)
             self.message_user(request, f"Link for {invite.email} (shown once): {link}", messages.WARNING)
+
+
+@admin.register(NotificationSettings)
+class NotificationSettingsAdmin(admin.ModelAdmin[NotificationSettings]):
+    """Who turned which emails off (people choose on /me/notifications; no row: everything on)."""
+
+    list_display = ["user", "node_offline", "node_penalties", "payouts", "payouts_waiting", "payouts_waiting_sent_at"]
+    list_filter = ["node_offline", "node_penalties", "payouts", "payouts_waiting"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__email"]
+    readonly_fields = ["user", "payouts_waiting_sent_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a person's own choice, made on their settings page

@@ -15,6 +15,9 @@ at most once a second per process.
 Redis down (the channel layer or the cache): pushes are dropped, counted
 (``streamr_live_pushes_dropped_total``) and logged once per outage (``core/outages.py``), and for a
 few seconds after a failure they are dropped at once instead of each waiting on a dead Redis.
+
+A local run without Redis has one in-memory layer per process: the worker's pushes then go through
+a database outbox that the web process relays (``core/live_outbox.py``, ``manage.py serve``).
 """
 
 from __future__ import annotations
@@ -28,13 +31,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
 from prometheus_client import Counter
 
-from core import outages
+from core import live_outbox, outages
 
 _pending: set[asyncio.Task[None]] = set()  # sends scheduled on a running loop, kept until done
 PUBLIC_GROUP = "live.public"
@@ -96,6 +99,10 @@ def is_present(user_id: int) -> bool:
 def present_among(user_ids: Sequence[int]) -> set[int]:
     """Which of these users have a dashboard open: this process's memo, then one cache read for
     the others (a batch of heartbeats asks once, not once per beat)."""
+    if live_outbox.writes(get_channel_layer()):
+        # A worker on a local run: presence lives in the web process's memory, out of reach here;
+        # the web process drops a push for a user with no page open at no cost.
+        return set(user_ids)
     now = time.monotonic()
     present: set[int] = set()
     unknown: list[int] = []
@@ -160,6 +167,9 @@ def _dropped(count: int, error: BaseException | None = None) -> None:
 def _send_together(events: Sequence[LiveEvent]) -> None:
     layer = get_channel_layer()
     if layer is None:
+        return
+    if live_outbox.writes(layer):
+        _to_outbox([_message(e) for e in events])
         return
     if not _PUSHES.closed():
         _dropped(len(events))
@@ -248,6 +258,9 @@ def send_now(event: LiveEvent) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    if live_outbox.writes(layer):
+        _to_outbox([(group, message)])
+        return
     if not _PUSHES.closed():
         _dropped(1)
         return
@@ -265,3 +278,21 @@ def send_now(event: LiveEvent) -> None:
             _PUSHES.succeeded()
     except Exception as exc:  # the layer is down: the change itself stands, dashboards catch up on reload
         _dropped(1, exc)
+
+
+def _to_outbox(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """A local run's worker: the web process relays these to its pages (core/live_outbox.py)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:  # async code may not touch the database in its loop's thread
+        writing = sync_to_async(live_outbox.write, thread_sensitive=False)(messages)
+        task = asyncio.get_running_loop().create_task(writing)
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+        return
+    try:
+        live_outbox.write(messages)
+    except Exception as exc:  # a locked or missing table: best effort, as every push
+        _dropped(len(messages), exc)

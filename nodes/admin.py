@@ -8,6 +8,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core import units
 from nodes import services
 from nodes.models import EnrollmentToken, Node, NodeMinute
 
@@ -56,13 +57,13 @@ class NodeAdmin(admin.ModelAdmin[Node]):
         "agent_session",
         "agent_version",
         "last_seq",
-        "bytes_served_total",
+        "bytes_served_total_shown",
         "segments_served_total",
         "http_requests_total",
         "viewers",
         "relaying_slug",
         "relay_running",
-        "newest_segment_age",
+        "newest_segment_age_shown",
         "anomalies",
         "last_anomaly",
         "last_anomaly_at",
@@ -75,6 +76,9 @@ class NodeAdmin(admin.ModelAdmin[Node]):
     # enrolls a node with their own token instead).
     readonly_fields = ["owner", *readonly_fields]
     actions = ["approve", "suspend"]  # validation/admin.py adds "Spot-check now"
+    # Human units ("0.07 s", "1.2 MB") in place of the raw numbers.
+    bytes_served_total_shown = units.admin_field("bytes_served_total", units.data_size, "bytes served total")
+    newest_segment_age_shown = units.admin_field("newest_segment_age", units.seconds, "newest segment age")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # nodes register themselves with an enrollment token
@@ -109,14 +113,15 @@ class NodeMinuteAdmin(admin.ModelAdmin[NodeMinute]):
         "stream",
         "heartbeats",
         "healthy_heartbeats",
-        "bytes_served",
+        "bytes_served_shown",
         "max_viewers",
         "clamped",
     ]
     list_filter = ["stream", "minute"]
     list_select_related = ["node", "stream"]
     date_hierarchy = "minute"
-    readonly_fields = [f.name for f in NodeMinute._meta.fields]
+    readonly_fields = [f.name if f.name != "bytes_served" else "bytes_served_shown" for f in NodeMinute._meta.fields]
+    bytes_served_shown = units.admin_field("bytes_served", units.data_size, "bytes served")
 
     # Buckets are what settlement paid for: shown, never added, edited or deleted here (no bulk
     # "delete selected" either). Retention (nodes.services, hourly) is the one path that deletes them.

@@ -19,7 +19,8 @@ from rest_framework.views import APIView
 from core import outages, tokens
 from core.errors import error_body
 from core.throttle import ScopedThrottle
-from nodes import heartbeat_body, metrics, services
+from nodes import heartbeat_body, metrics, services, signals
+from nodes.models import Node
 from nodes.serializers import (
     HeartbeatAnswerSerializer,
     HeartbeatSerializer,
@@ -239,4 +240,14 @@ class MeView(NodeAPIView):
         node = services.authenticate(api_key) if api_key else None
         if node is None:
             return _error(401, "bad_api_key", "Missing or unknown API key.")
-        return Response(NodeStateSerializer(node).data)
+        # What the apps above know (validation: reachability; rewards: earning), merged in. A
+        # receiver that fails costs its part (logged), never the node its whole state.
+        state: dict[str, Any] = {}
+        for receiver, answer in signals.node_state_requested.send_robust(sender=Node, node=node):
+            if isinstance(answer, Exception):
+                log.error("node state receiver %r failed", receiver, exc_info=answer)
+            elif answer:
+                state.update(answer)
+        body = dict(NodeStateSerializer(node, context={"state": state}).data)
+        body.update({name: value for name, value in state.items() if name not in body})
+        return Response(body)

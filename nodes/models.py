@@ -59,6 +59,8 @@ class Node(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     stale_after = models.DateTimeField(null=True, blank=True)
     offline_after = models.DateTimeField(null=True, blank=True)
+    # Set when its owner was told it is offline (cleared by its next heartbeat): told once per outage.
+    offline_notified_at = models.DateTimeField(null=True, blank=True)
 
     # What the agent said in its newest accepted heartbeat (counters are totals of its session).
     agent_session = models.CharField(max_length=64, blank=True)

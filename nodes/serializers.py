@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core import netguard
@@ -143,14 +144,59 @@ class HeartbeatAnswerSerializer(serializers.Serializer[Any]):
     clamped = serializers.ListField(child=serializers.CharField())
 
 
+class ReachabilityStateSerializer(serializers.Serializer[Any]):
+    ok = serializers.BooleanField(help_text="Whether the site reached the node's /healthz from outside.")
+    verdict = serializers.CharField(help_text="ok, refused, timeout, no_dns, not_public, wrong_node, … or unknown.")
+    detail = serializers.CharField(help_text="What was found, with advice in plain words.")
+    checked_at = serializers.DateTimeField(allow_null=True)
+
+
+class EarningStateSerializer(serializers.Serializer[Any]):
+    ok = serializers.BooleanField(help_text="Whether the node earns right now.")
+    why = serializers.CharField(help_text="Otherwise the first reason, in plain words.")
+
+
+# What the answer says while no app above has said anything (and of a never-probed node).
+UNKNOWN_STATE: dict[str, dict[str, Any]] = {
+    "reachability": {"ok": False, "verdict": "unknown", "detail": "not checked yet", "checked_at": None},
+    "earning": {"ok": False, "why": "not known yet"},
+}
+
+
 class NodeStateSerializer(serializers.ModelSerializer[Node]):
+    """The node's own state. ``context["state"]``: what the apps above added (nodes.signals.
+    node_state_requested), each part normalized by its declared serializer."""
+
     node_id = serializers.IntegerField(source="pk")
     status = serializers.CharField()
     assignment = serializers.SerializerMethodField()
+    reachability = serializers.SerializerMethodField()
+    earning = serializers.SerializerMethodField()
 
     class Meta:
         model = Node
-        fields = ["node_id", "name", "public_url", "approval", "status", "last_seen_at", "assignment"]
+        fields = [
+            "node_id",
+            "name",
+            "public_url",
+            "approval",
+            "status",
+            "last_seen_at",
+            "assignment",
+            "reachability",
+            "earning",
+        ]
 
     def get_assignment(self, node: Node) -> str | None:
         return node.assigned_stream.slug if node.assigned_stream else None
+
+    def _state(self, name: str) -> Any:
+        return self.context.get("state", {}).get(name) or UNKNOWN_STATE[name]
+
+    @extend_schema_field(ReachabilityStateSerializer)
+    def get_reachability(self, node: Node) -> dict[str, Any]:
+        return dict(ReachabilityStateSerializer(self._state("reachability")).data)
+
+    @extend_schema_field(EarningStateSerializer)
+    def get_earning(self, node: Node) -> dict[str, Any]:
+        return dict(EarningStateSerializer(self._state("earning")).data)

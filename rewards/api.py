@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from core.throttle import ScopedThrottle
 from rewards import reports, services
 from rewards.models import MethodKind, PayoutMethod, PayoutRequest
+from rewards.services import estimate
 
 ERRORS = {
     400: OpenApiResponse(description='Bad input: {"error": {"code", "message"}}'),
@@ -68,12 +69,21 @@ class MoneyStateSerializer(serializers.Serializer[Any]):
     unvested = money(help_text="Credited, payable once a later check verifies its hours.")
 
 
+class OpenHourSerializer(serializers.Serializer[Any]):
+    """The hour not settled yet, estimated by settlement's own split of the data so far."""
+
+    hour = serializers.DateTimeField(help_text="Start of the open hour (UTC).")
+    estimate = money(help_text="What settling the hour now would credit my nodes (the sum of nodes).")
+    nodes = serializers.DictField(child=money(), help_text="Per node id: its estimated credit so far.")
+
+
 class EarningsSerializer(MoneyStateSerializer):
     by = serializers.CharField()
     since = serializers.DateTimeField()
     total = money(help_text="Credits in the window.")
     periods = PeriodSerializer(many=True)
     nodes = NodeEarningsSerializer(many=True)
+    open_hour = OpenHourSerializer()
 
 
 def _money_state(user_id: int) -> dict[str, Any]:
@@ -88,7 +98,8 @@ def _money_state(user_id: int) -> dict[str, Any]:
 
 
 class EarningsView(APIView):
-    """My earnings by hour or day (the hour relayed), per node, and my balance."""
+    """My earnings by hour or day (the hour relayed), per node, and my balance; ``open_hour``: what
+    the hour not settled yet would credit so far (settlement's split of the data up to now)."""
 
     @extend_schema(parameters=[EarningsQuery], responses={200: EarningsSerializer, **ERRORS})
     def get(self, request: Request) -> Response:
@@ -100,6 +111,12 @@ class EarningsView(APIView):
             since = since.replace(hour=0)
         found = reports.earnings(user.pk, by=query.validated_data["by"], since=since)
         body = {**_money_state(user.pk), "by": query.validated_data["by"], "since": since, **found}
+        now = estimate.open_hour(user)
+        body["open_hour"] = {
+            "hour": now.hour,
+            "estimate": now.estimate,
+            "nodes": {str(k): v for k, v in now.nodes.items()},
+        }
         return Response(EarningsSerializer(body).data)
 
 

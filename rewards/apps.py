@@ -7,4 +7,6 @@ class RewardsConfig(AppConfig):
     name = "rewards"
 
     def ready(self) -> None:
-        from rewards import receivers  # noqa: F401  (connects the failed-check and rate-change receivers)
+        # Connected on import: failed checks and rate changes (receivers), "earning" in GET
+        # /api/v1/nodes/me (node_state).
+        from rewards import node_state, receivers  # noqa: F401

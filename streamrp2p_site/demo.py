@@ -5,9 +5,11 @@ publishing an 8 Mbps test picture → two `streamr-node` agents enrolled and rel
 comparing their HLS with the origin's → settlement. The demo has its own SQLite database
 (.local/demo/), made afresh each run.
 
-Settlement only pays closed hours. The demo advances its clock instead of waiting: at the end it
-moves every record of its (throw-away) database back so that the minutes relayed fall inside an
-hour that has ended, then settles that hour with the same service the hourly job uses.
+Settlement only pays closed hours. The demo advances its clock instead of waiting: every
+DEMO_HOUR_SECONDS while it runs (and once more at the end) it closes a "demo hour" — the minutes
+relayed so far move into an empty past hour of its throw-away database, which the same service the
+hourly job uses settles (streamrp2p_site/demo_hours.py) — so earnings, payouts and the leaderboard
+fill while it runs.
 """
 
 from __future__ import annotations
@@ -21,22 +23,21 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import F
-from django.utils import timezone
 
+from core import live_outbox
 from nodes import services as node_services
-from nodes.models import Node, NodeMinute
+from nodes.models import Node
 from rewards import services as reward_services
 from rewards.models import LedgerEntry
+from streamrp2p_site.demo_hours import DemoHours
 from streams import services as stream_services
-from streams.models import OriginMinute, Stream, StreamSession
+from streams.models import Stream, StreamSession
 from testkit.agents import AgentProcess
 from testkit.media import (
     NginxRtmpOrigin,
@@ -46,12 +47,13 @@ from testkit.media import (
     stop_process,
 )
 from validation import services as validation_services
-from validation.models import AttestedMinute, OriginFrame, SpotCheck
+from validation.models import SpotCheck
 
 PR_SET_PDEATHSIG = 1
 PASSWORDS = {"admin": "demo-admin-pass", "friend": "demo-friend-pass", "streamer": "demo-streamer-pass"}
 HEARTBEAT_SECONDS = 2
 DEMO_RATE = Decimal("120.00")  # per live hour, so a short demo still earns visible cents
+DEMO_HOUR_SECONDS = float(os.environ.get("DEMO_HOUR_SECONDS") or 20)  # one settled "hour" this often
 
 
 class DemoError(Exception):
@@ -107,12 +109,14 @@ class Demo:
         self.procs = Processes()
         self.port = int(os.environ.get("DEMO_PORT") or free_port())
         self.site = f"http://127.0.0.1:{self.port}"
+        self.payout_said = False
 
     # --- set-up -------------------------------------------------------------------------------
     def people(self) -> tuple[User, User]:
         User.objects.create_superuser("admin", "admin@example.com", PASSWORDS["admin"])
         friend = User.objects.create_user("friend", "friend@example.com", PASSWORDS["friend"])
         streamer = User.objects.create_user("streamer", "streamer@example.com", PASSWORDS["streamer"])
+        reward_services.set_payout_method(friend, kind="paypal", address="friend@example.com")
         return friend, streamer
 
     def start_site(self, origin: NginxRtmpOrigin) -> None:
@@ -161,6 +165,10 @@ class Demo:
         if reason is not None:
             _say(f"cannot run: {reason}")
             return 1
+        if not settings.REDIS_URL:
+            # This process spot-checks and settles too: its pushes reach the open pages through the
+            # web process, as the worker's do (core/live_outbox.py).
+            os.environ[live_outbox.ROLE_ENV] = "write"
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # HUP: the terminal closed
             signal.signal(signum, self._stop)
         started = time.monotonic()
@@ -219,13 +227,29 @@ class Demo:
         )
         self.print_urls()
 
-        next_check = 0.0
+        hours = DemoHours(stream, friend)
+        next_check = next_hour = 0.0
         while not self.stopping and (self.seconds is None or time.monotonic() - started < self.seconds):
             if time.monotonic() >= next_check:
                 self.spot_check(stream)
                 next_check = time.monotonic() + 20
+            # The first demo hour closes as soon as a check passed: pay rests on verified relaying.
+            if time.monotonic() >= next_hour and SpotCheck.objects.filter(outcome="pass").exists():
+                self.close_hour(hours)
+                next_hour = time.monotonic() + DEMO_HOUR_SECONDS
             time.sleep(0.5)
-        return self.finish(stream, friend)
+        return self.finish(stream, friend, hours)
+
+    def close_hour(self, hours: DemoHours) -> None:
+        settlement = hours.close_one()
+        if settlement is not None:
+            _say(
+                f"demo hour {settlement.hour:%H:00} settled: pool {settlement.pool}, credited {settlement.credited}; "
+                f"friend's balance {reward_services.balance(hours.friend.pk)}"
+            )
+        if hours.payout is not None and not self.payout_said:
+            self.payout_said = True
+            _say(f"friend requested a payout of {hours.payout.amount} (waits for the admin in /admin/)")
 
     def print_urls(self) -> None:
         _say("ready:")
@@ -234,7 +258,7 @@ class Demo:
         print(f"  streamer    {self.site}/me/streams  (streamer / {PASSWORDS['streamer']})")
         print(f"  admin       {self.site}/admin/      (admin / {PASSWORDS['admin']})")
         ending = f"ends by itself in {self.seconds:.0f} s" if self.seconds else "Ctrl-C ends it"
-        print(f"  ({ending}, then settles and prints a summary)", flush=True)
+        print(f"  ({ending}; a demo hour settles every {DEMO_HOUR_SECONDS:.0f} s)", flush=True)
 
     def spot_check(self, stream: Stream) -> None:
         try:
@@ -251,12 +275,12 @@ class Demo:
             _say(f"spot-check of {node.name}: {check.outcome} ({check.latency_ms} ms)")
 
     # --- the end ------------------------------------------------------------------------------
-    def finish(self, stream: Stream, friend: User) -> int:
+    def finish(self, stream: Stream, friend: User, hours: DemoHours) -> int:
         relaying = list(Node.objects.filter(relaying_slug="demo", relay_running=True).values_list("name", flat=True))
         live = StreamSession.objects.filter(stream=stream, ended_at__isnull=True).exists()
         self.procs.stop_all()  # publisher, agents, site, origin: the session ends through the hook
-        hour = advance_clock(stream)
-        settled = reward_services.settle_hour(hour) if hour is not None else []
+        hours.close_one()  # the minutes since the last demo hour
+        settled = hours.settled
         credits = LedgerEntry.objects.filter(settlement__in=settled).select_related("node")
         checks = SpotCheck.objects.values_list("outcome", flat=True)
         print("\n=== demo summary ===")
@@ -265,34 +289,14 @@ class Demo:
         print(f"spot-checks: {sum(1 for c in checks if c == 'pass')} passed of {len(checks)}")
         for settlement in settled:
             print(
-                f"settled {settlement.hour:%Y-%m-%d %H:00} (clock advanced): pool {settlement.pool}, "
+                f"settled {settlement.hour:%Y-%m-%d %H:00} (demo hour): pool {settlement.pool}, "
                 f"credited {settlement.credited} to {settlement.nodes} node(s)"
             )
         for entry in credits:
             print(f"  credit {entry.amount} to {entry.user.username} for node {entry.node.name} ({entry.minutes} min)")
         print(f"friend's balance: {reward_services.balance(friend.pk)} {settings.CURRENCY}")
+        if hours.payout is not None:
+            print(f"friend's payout request: {hours.payout.amount} {settings.CURRENCY}, waiting for an admin")
         ok = live and len(relaying) == 2 and "pass" in checks and any(s.credited > 0 for s in settled)
         print(f"=== {'all parts worked' if ok else 'something did not work: see ' + str(self.workdir)} ===")
         return 0 if ok or self.stopping else 1
-
-
-def advance_clock(stream: Stream) -> datetime | None:
-    """Move the demo's records back so the relayed minutes lie in an hour that has ended; returns it."""
-    first = StreamSession.objects.filter(stream=stream).order_by("started_at").first()
-    if first is None:
-        return None
-    now = timezone.now()
-    target = reward_services.hour_start(now) - timedelta(hours=2) + timedelta(minutes=1)
-    shift = first.started_at - target
-    StreamSession.objects.update(started_at=F("started_at") - shift, ended_at=F("ended_at") - shift)
-    NodeMinute.objects.update(minute=F("minute") - shift)
-    OriginMinute.objects.update(minute=F("minute") - shift)
-    AttestedMinute.objects.update(minute=F("minute") - shift)
-    SpotCheck.objects.update(checked_at=F("checked_at") - shift)
-    OriginFrame.objects.update(seen_at=F("seen_at") - shift)
-    Node.objects.update(
-        last_seen_at=F("last_seen_at") - shift,
-        stale_after=F("stale_after") - shift,
-        offline_after=F("offline_after") - shift,
-    )
-    return reward_services.hour_start(target)

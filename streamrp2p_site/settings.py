@@ -133,9 +133,29 @@ NODE_MAX_REQUESTS_PER_SECOND = env_int("NODE_MAX_REQUESTS_PER_SECOND", 5_000, mi
 # --- Validation -----------------------------------------------------------------------------
 SPOT_CHECK_MIN_OVERLAP = 0.9  # share of a node's frames that must be in the origin's live window
 SPOT_CHECK_FAILURES_TO_SUSPEND = env_int("SPOT_CHECK_FAILURES_TO_SUSPEND", 3, minimum=1)
+# Graded penalties (validation/services/penalties.py): the first failed check that counts warns the
+# owner (on /me and by email), SPOT_CHECK_FAILURES_TO_SUSPEND in a row suspend the node. Its owner
+# may appeal from /me: the node relays again on probation for one re-check, which decides. One
+# appeal per node per APPEAL_INTERVAL_MINUTES; the re-check waits up to APPEAL_RELAY_WAIT_SECONDS
+# for the node's heartbeats to say it relays again (its agent stopped when it was suspended).
+APPEAL_INTERVAL_MINUTES = env_int("APPEAL_INTERVAL_MINUTES", 60, minimum=1)
+APPEAL_RELAY_WAIT_SECONDS = env_int("APPEAL_RELAY_WAIT_SECONDS", 60, minimum=0)
 # Every online relaying node is checked again within this many seconds (sooner when new, failing
 # or less trusted); coverage holds while the workers keep up (/metrics: streamr_spot_checks_overdue).
 SPOT_CHECK_INTERVAL_SECONDS = env_int("SPOT_CHECK_INTERVAL_SECONDS", 780, minimum=60)
+# Reachability probes (validation/reachability.py): the site fetches a node's /healthz from outside
+# on its first heartbeat, a new public URL, its owner's click and periodically (a failed probe again
+# after REACHABILITY_RETRY_MINUTES, a passed one after REACHABILITY_REFRESH_HOURS, at most
+# REACHABILITY_PROBES_PER_RUN online nodes per 5-minute run). Each connect and read waits at most
+# REACHABILITY_TIMEOUT_SECONDS; one node and URL is probed at most once per REACHABILITY_CLAIM_SECONDS
+# by the queued jobs (an owner's click always probes, within its throttle).
+REACHABILITY_TIMEOUT_SECONDS = float(env_decimal("REACHABILITY_TIMEOUT_SECONDS", Decimal("5")))
+if not 0 < REACHABILITY_TIMEOUT_SECONDS <= 30:
+    raise ImproperlyConfigured("REACHABILITY_TIMEOUT_SECONDS must be above 0 and at most 30")
+REACHABILITY_CLAIM_SECONDS = env_int("REACHABILITY_CLAIM_SECONDS", 60, minimum=1)
+REACHABILITY_RETRY_MINUTES = env_int("REACHABILITY_RETRY_MINUTES", 15, minimum=1)
+REACHABILITY_REFRESH_HOURS = env_int("REACHABILITY_REFRESH_HOURS", 6, minimum=1)
+REACHABILITY_PROBES_PER_RUN = env_int("REACHABILITY_PROBES_PER_RUN", 40, minimum=1)
 SPOT_CHECK_CONCURRENCY = env_int("SPOT_CHECK_CONCURRENCY", 16, minimum=1)  # checks in flight per run
 # Spot-check runs started each minute, side by side on as many django-q2 workers (one core each).
 SPOT_CHECK_RUNS = env_int("SPOT_CHECK_RUNS", 2, minimum=1)
@@ -187,6 +207,10 @@ THROTTLE_RATES: dict[str, tuple[int, int]] = {
     "public-payouts": (env_int("THROTTLE_PUBLIC_PAYOUTS_PER_MINUTE", 60, minimum=1), 60),
     # POST /api/v1/payouts (a payout request), per friend.
     "payout-request": (env_int("THROTTLE_PAYOUT_REQUESTS_PER_HOUR", 10, minimum=1), 3600),
+    # POST /me/nodes/<pk>/probe (a reachability probe now), per friend.
+    "reachability-probe": (env_int("THROTTLE_REACHABILITY_PROBES_PER_HOUR", 30, minimum=1), 3600),
+    # POST /me/nodes/<pk>/appeal, per friend (the service allows one per node per APPEAL_INTERVAL_MINUTES).
+    "appeal": (env_int("THROTTLE_APPEALS_PER_HOUR", 10, minimum=1), 3600),
 }
 
 # --- Rewards ------------------------------------------------------------------------------------
@@ -237,6 +261,23 @@ CURRENCY = env_str("CURRENCY", "USD").upper()
 if not (len(CURRENCY) == 3 and CURRENCY.isalpha() and CURRENCY.isascii()):
     raise ImproperlyConfigured(f"CURRENCY must be a three-letter ISO 4217 code, got {CURRENCY!r}")
 
+# --- Email notifications (accounts/notifications.py) --------------------------------------------
+# Django's email backend: printed to the console locally; production sets EMAIL_BACKEND to
+# django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST/EMAIL_PORT/EMAIL_HOST_USER/
+# EMAIL_HOST_PASSWORD/EMAIL_USE_TLS. Mail is sent by a django-q2 job after the change commits.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)  # a slow mail server never holds a worker long
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "StreamrP2P <noreply@localhost>")
+# A node whose heartbeats stopped this long ago: its owner gets one email per outage.
+NODE_OFFLINE_NOTIFY_MINUTES = env_int("NODE_OFFLINE_NOTIFY_MINUTES", 10, minimum=1)
+# Admins hear of payouts waiting for approval at most once per this many minutes each.
+PAYOUTS_WAITING_NOTIFY_MINUTES = env_int("PAYOUTS_WAITING_NOTIFY_MINUTES", 30, minimum=1)
+
 INSTALLED_APPS = [
     "daphne",
     # First among the apps with templates: the site's own pages (login, password change) win over
@@ -254,6 +295,7 @@ INSTALLED_APPS = [
     "channels",
     "django_q",
     "streamrp2p_site.apps.SiteConfig",
+    "core",  # its one table: the local live-push outbox (core/live_outbox.py)
     "streams",
     "nodes",
     "validation",
@@ -392,7 +434,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/me"
+LOGIN_REDIRECT_URL = "landing"  # web/views/landing.py: admins, streamers and friends each to their own page
 LOGOUT_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
@@ -402,6 +444,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# The friend's agent, served as a wheel at /agent/… (web/agent_wheel.py): built from AGENT_SOURCE_DIR
+# with the image (docker/Dockerfile) or on first request, cached under AGENT_WHEEL_DIR.
+AGENT_SOURCE_DIR = Path(env_str("AGENT_SOURCE_DIR", str(BASE_DIR / "node_agent")))
+AGENT_WHEEL_DIR = Path(env_str("AGENT_WHEEL_DIR", str(BASE_DIR / ".local" / "agent")))
 # Our JS and CSS and the vendored libraries live in web/static (no CDN: the site works offline).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

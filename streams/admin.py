@@ -8,6 +8,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core import units
 from core.users import signed_in_user
 from streams import services
 from streams.models import Stream, StreamSession, StreamViewer
@@ -100,13 +101,19 @@ def _key_message(stream: Stream, key: str) -> str:
 
 @admin.register(StreamSession)
 class StreamSessionAdmin(admin.ModelAdmin[StreamSession]):
-    list_display = ["stream", "started_at", "ended_at", "end_reason", "origin", "client_id", "publisher_ip"]
+    list_display = ["stream", "started_at", "ended_at", "lasted", "end_reason", "origin", "client_id", "publisher_ip"]
     list_filter = [LiveFilter, "origin", "end_reason", "started_at", "stream"]
     list_select_related = ["stream"]
     search_fields = ["stream__slug", "client_id", "publisher_ip"]
     date_hierarchy = "started_at"
     readonly_fields = [f.name for f in StreamSession._meta.fields]
     actions = ["end_sessions"]
+
+    @admin.display(description="lasted")
+    def lasted(self, session: StreamSession) -> str:
+        """How long the publish lasted (so far, while live), in human units."""
+        end = session.ended_at or timezone.now()
+        return units.duration((end - session.started_at).total_seconds())
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # sessions come from the origin's hooks only

@@ -122,9 +122,10 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
     return take
 
 
-def log_in(page: Any, base_url: str, username: str, password: str) -> None:
+def log_in(page: Any, base_url: str, username: str, password: str, lands_on: str = "/me") -> None:
+    """Log in through the form; each person lands on their own page (web/views/landing.py)."""
     page.goto(base_url + "/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
-    page.wait_for_url(base_url + "/me")
+    page.wait_for_url(base_url + lands_on)

@@ -13,6 +13,7 @@ managers that the tests wrap in fixtures.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
 import socket
 import sys
@@ -67,21 +68,53 @@ def watch_connections() -> Iterator[list[tuple[str, int]]]:
 
 
 @contextlib.contextmanager
+def _hosts_locked() -> Iterator[None]:
+    """/etc/hosts is one file for every test process on the machine (`make test` runs two xdist
+    workers): each edit, an append or the rewrite on teardown, holds this lock, so a rewrite never
+    writes back a copy read before another process's append (that lost a name mid-test)."""
+    with HOSTS.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def hosts_file() -> Iterator[Callable[[str, str], None]]:
     """add(address, name): ``name`` resolves to ``address`` until the test ends."""
     marker = f"# streamr-test {uuid.uuid4().hex}"
 
     def add(address: str, name: str) -> None:
-        with HOSTS.open("a") as hosts:
+        with _hosts_locked(), HOSTS.open("a") as hosts:
             hosts.write(f"{address} {name} {marker}\n")
         assert any(str(found[4][0]) == address for found in socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM))
 
     try:
         yield add
     finally:
-        # Rewritten in place (it may be a bind mount), keeping every line that is not ours.
-        kept = [line for line in HOSTS.read_text().splitlines(keepends=True) if marker not in line]
-        HOSTS.write_text("".join(kept))
+        with _hosts_locked():
+            _forget(marker)
+
+
+_BLANKED = "#streamr-test-done"
+
+
+def _forget(marker: str) -> None:
+    """Drop this test's lines without a moment in which the file is empty: another xdist worker's
+    resolver reads /etc/hosts at any time, unlocked, and truncating first (``write_text``) once
+    made its name unresolvable. The file is rewritten in place (it may be a bind mount): our lines
+    are blanked to comments of the same length, so no other byte moves; once no test has a line
+    left, the blanked ones are dropped by writing the shorter text over the old and truncating
+    after it (a reader then sees at worst a stale tail, never a missing line)."""
+    lines = HOSTS.read_text().splitlines(keepends=True)
+    lines = [_BLANKED.ljust(len(line) - 1)[: len(line) - 1] + "\n" if marker in line else line for line in lines]
+    if not any("# streamr-test " in line for line in lines):
+        lines = [line for line in lines if not line.startswith(_BLANKED)]
+    text = "".join(lines).encode()
+    with HOSTS.open("r+b") as hosts:
+        hosts.write(text)
+        hosts.truncate(len(text))
 
 
 @dataclass

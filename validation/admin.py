@@ -5,11 +5,16 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
+from core import units
 from nodes.admin import NodeAdmin
 from nodes.models import Node
 from validation import services
-from validation.models import FraudFlag, NodeTrust, SpotCheck
+from validation.models import Appeal, FraudFlag, NodeTrust, ReachabilityProbe, SpotCheck
+
+HUMAN = {"overlap": "overlap_shown", "latency_ms": "latency_ms_shown"}  # raw field -> shown in human units
 
 
 @admin.register(SpotCheck)
@@ -19,8 +24,8 @@ class SpotCheckAdmin(admin.ModelAdmin[SpotCheck]):
         "node",
         "stream",
         "outcome",
-        "overlap",
-        "latency_ms",
+        "overlap_shown",
+        "latency_ms_shown",
         "node_frames",
         "trigger",
     ]
@@ -28,7 +33,9 @@ class SpotCheckAdmin(admin.ModelAdmin[SpotCheck]):
     list_select_related = ["node", "stream"]
     search_fields = ["node__name", "node__owner__username"]
     date_hierarchy = "checked_at"
-    readonly_fields = [f.name for f in SpotCheck._meta.fields]
+    readonly_fields = [HUMAN.get(f.name, f.name) for f in SpotCheck._meta.fields]
+    overlap_shown = units.admin_field("overlap", units.percent, "overlap")
+    latency_ms_shown = units.admin_field("latency_ms", units.milliseconds, "latency")
 
     # A verdict is evidence (clawbacks, suspensions, vesting read it): shown, never added, edited or
     # deleted here. Retention (validation.services, hourly) is the one path that deletes checks.
@@ -59,7 +66,8 @@ class FailingFilter(admin.SimpleListFilter):
 
 @admin.register(NodeTrust)
 class NodeTrustAdmin(admin.ModelAdmin[NodeTrust]):
-    list_display = ["node", "score", "checks", "consecutive_failures", "last_checked_at", "suspended_at"]
+    list_display = ["node", "score_shown", "checks", "consecutive_failures", "last_checked_at", "suspended_at"]
+    score_shown = units.admin_field("score", lambda score: f"{score:.2f}", "score")
     list_filter = [FailingFilter]
     list_select_related = ["node"]
     ordering = ["score"]
@@ -99,6 +107,60 @@ class FraudFlagAdmin(admin.ModelAdmin[FraudFlag]):
     def resolve(self, request: HttpRequest, queryset: QuerySet[FraudFlag]) -> None:
         resolved = services.resolve_flags(queryset.values_list("pk", flat=True), actor=request.user)  # type: ignore[arg-type]
         self.message_user(request, f"{len(resolved)} flag(s) resolved.")
+
+
+PROBE_FIELDS = ["node", "checked_at", "url", "ok", "verdict", "trigger", "latency_ms", "detail", "staff_detail"]
+
+
+@admin.register(ReachabilityProbe)
+class ReachabilityProbeAdmin(admin.ModelAdmin[ReachabilityProbe]):
+    """Reachability probes (validation/reachability.py): what the owner was told, and for staff the
+    exception text or status behind it."""
+
+    list_display = ["checked_at", "node", "verdict", "ok", "trigger", "latency_ms", "url"]
+    list_filter = ["verdict", "ok", "trigger", "checked_at"]
+    list_select_related = ["node"]
+    search_fields = ["node__name", "node__owner__username", "url"]
+    date_hierarchy = "checked_at"
+    fields = tuple(PROBE_FIELDS)
+    readonly_fields = PROBE_FIELDS
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # probes come from probing only
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Appeal)
+class AppealAdmin(admin.ModelAdmin[Appeal]):
+    """Owners' appeals of suspensions and what their re-check decided (validation/services/appeals.py)."""
+
+    list_display = ["opened_at", "node", "opened_by", "outcome", "decided_at", "recheck_evidence"]
+    list_filter = ["outcome", "opened_at"]
+    list_select_related = ["node", "opened_by", "recheck"]
+    search_fields = ["node__name", "opened_by__username", "message"]
+    date_hierarchy = "opened_at"
+    readonly_fields = [*(f.name for f in Appeal._meta.fields if f.name != "recheck"), "recheck_evidence"]
+    exclude = ["recheck"]
+
+    @admin.display(description="re-check")
+    def recheck_evidence(self, appeal: Appeal) -> str:
+        if appeal.recheck is None:
+            return "—"
+        url = reverse("admin:validation_spotcheck_change", args=[appeal.recheck_id])
+        check = appeal.recheck
+        return format_html('<a href="{}">{} ({} ms)</a>', url, check.get_outcome_display(), check.latency_ms)
+
+    # The record of a decision: made by the appeal's re-check only, never edited or deleted here.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class CheckedNodeAdmin(NodeAdmin):

@@ -20,3 +20,27 @@ class CheckVerdict(LiveEvent):
     checked_at: datetime
     detail: str
     approval: str
+
+
+@dataclass(frozen=True)
+class NodeReachability(LiveEvent):
+    """A reachability probe of one of the user's nodes (validation/reachability.py)."""
+
+    kind: ClassVar[str] = "node.reachability"
+    node_id: int
+    ok: bool
+    verdict: str
+    detail: str
+    checked_at: datetime
+
+
+@dataclass(frozen=True)
+class AppealChanged(LiveEvent):
+    """An appeal of one of the user's nodes was opened or decided (``outcome``: pending,
+    reinstated, upheld, not_checked); the page reloads that node's penalty box."""
+
+    kind: ClassVar[str] = "appeal.changed"
+    node_id: int
+    appeal_id: int
+    outcome: str
+    detail: str

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from nodes.models import Node
@@ -155,3 +156,74 @@ class DeliveredSegment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket} {self.url}"
+
+
+class ReachabilityVerdict(models.TextChoices):
+    """Why a probe of the node's ``/healthz`` from outside succeeded or failed (advice per value in
+    ``validation/reachability.py``)."""
+
+    OK = "ok", "reachable"
+    REFUSED = "refused", "connection refused"
+    TIMEOUT = "timeout", "timed out"
+    NO_DNS = "no_dns", "name does not resolve"
+    NOT_PUBLIC = "not_public", "address is internal"
+    WRONG_NODE = "wrong_node", "another service answered"
+    HTTP_ERROR = "http_error", "answered with an error"
+    ERROR = "error", "could not connect"
+
+
+class ReachabilityProbe(models.Model):
+    """One fetch of a node's ``/healthz`` from outside, as a viewer would reach it (the newest per
+    node is its reachability)."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="reachability_probes")
+    checked_at = models.DateTimeField(db_index=True)
+    url = models.CharField(max_length=300)
+    ok = models.BooleanField()
+    verdict = models.CharField(max_length=16, choices=ReachabilityVerdict.choices)
+    detail = models.CharField(max_length=300, help_text="Plain words for the owner, with advice.")
+    trigger = models.CharField(max_length=16, default="schedule")  # first_heartbeat, url_change, owner, …
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    staff_detail = models.TextField(blank=True, help_text="Exception text and status: admin only.")
+
+    class Meta:
+        ordering = ["-checked_at"]
+        indexes = [models.Index(fields=["node", "-checked_at"], name="reach_node_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} {self.verdict} @ {self.checked_at:%H:%M:%S}"
+
+
+class AppealOutcome(models.TextChoices):
+    PENDING = "pending", "re-check running"
+    REINSTATED = "reinstated", "re-check passed: node reinstated"
+    UPHELD = "upheld", "re-check failed: suspension stands"
+    # No verdict was possible (no live stream to check against, the stream ended mid-check): the
+    # node stays suspended, and this appeal does not count against the next one's waiting time.
+    NOT_CHECKED = "not_checked", "no re-check possible: try again later"
+
+
+class Appeal(models.Model):
+    """A suspended node's owner asks for another look: an immediate re-check decides, its evidence
+    is kept, and admins see every appeal and its outcome."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="appeals")
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(db_index=True)
+    message = models.TextField(blank=True, max_length=2000)
+    outcome = models.CharField(max_length=16, choices=AppealOutcome.choices, default=AppealOutcome.PENDING)
+    recheck = models.ForeignKey(SpotCheck, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True, help_text="The decision in plain words, for the owner.")
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            # One open appeal per node: a second click waits for the first re-check.
+            models.UniqueConstraint(
+                fields=["node"], condition=models.Q(outcome="pending"), name="one_pending_appeal_per_node"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"appeal of {self.node_id}: {self.outcome}"

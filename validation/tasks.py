@@ -1,4 +1,5 @@
-"""django-q2 jobs (scheduled by migration 0002): spot-checks, origin history, fraud signals."""
+"""django-q2 jobs (scheduled by migrations 0002 and 0010): spot-checks, origin history, fraud signals,
+reachability probes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from django_q.tasks import async_task
 
 from nodes.assignment import live_streams
 from streams import services as stream_services
-from validation import fraud, runner, services
+from validation import fraud, reachability, runner, services
+from validation.services import appeals
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +73,23 @@ def detect_fraud() -> int:
     services.delivery.prune_deliveries()
     stream_services.prune_watchers()
     return fraud.detect_all()
+
+
+def probe_node(node_id: int, trigger: str) -> str | None:
+    """A queued reachability probe (a node's first heartbeat, a new public URL); None when another
+    worker probed the node at that URL just now, or it is gone."""
+    return reachability.run_queued(node_id, trigger)
+
+
+def reprobe_nodes() -> dict[str, int]:
+    """Every 5 minutes: probe again the online nodes whose newest probe failed or is old (and drop
+    old probes, keeping each node's newest)."""
+    reachability.prune()
+    return reachability.reprobe()
+
+
+def decide_appeal(appeal_id: int) -> str:
+    """Queued when the owner of a suspended node appeals: probation, the re-check, the decision
+    (validation/services/appeals.py)."""
+    appeal = appeals.decide(appeal_id)
+    return appeal.outcome if appeal is not None else "already decided"

@@ -12,6 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import connections
 
+from core import live_outbox
 from core.live import PUBLIC_GROUP, mark_present, user_group
 
 SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
@@ -62,6 +63,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=4401)
             return
+        if live_outbox.drains(self.channel_layer):  # a local run: relay the worker's pushes too
+            live_outbox.drainer.ensure(self.channel_layer)
         self.user_id = user.pk
         self.groups_joined = [user_group(user.pk), PUBLIC_GROUP]
         for group in self.groups_joined:

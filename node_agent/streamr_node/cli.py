@@ -1,19 +1,15 @@
-"""``streamr-node register | run | status``."""
+"""``streamr-node register | run | status | doctor``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import socket
 import sys
 from pathlib import Path
-from typing import Any
 
-import aiohttp
-
-from streamr_node import __version__
+from streamr_node import __version__, checks
 from streamr_node.agent import AgentError, run_forever
 from streamr_node.config import (
     DEFAULT_LISTEN,
@@ -50,8 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", default=None, help="HOST:PORT to serve on (default: from the config)")
     run.add_argument("--data-dir", default=None, help="where the HLS window is kept")
 
-    status = commands.add_parser("status", parents=[common], help="show the configuration, coordinator and relay state")
+    status = commands.add_parser(
+        "status", parents=[common], help="show the node's state: coordinator, reachability, earning, relay"
+    )
     status.add_argument("--listen", default=None, help="HOST:PORT the agent runs on (default: from the config)")
+
+    doctor = commands.add_parser(
+        "doctor", parents=[common], help="check ffmpeg, the coordinator, reachability and disk space"
+    )
+    doctor.add_argument("--listen", default=None, help="HOST:PORT the agent runs on (default: from the config)")
     return parser
 
 
@@ -64,14 +67,27 @@ def main(argv: list[str] | None = None) -> int:
             return _register(args, path)
         if args.command == "run":
             return _run(args, path)
+        if args.command == "doctor":
+            return _doctor(path, args.listen)
         return _status(path, args.listen)
     except (ConfigError, AgentError) as exc:
         print(f"streamr-node: {exc}", file=sys.stderr)
         return 2
 
 
+PLACEHOLDER_HOST = "your-public-address"  # what /nodes/add shows when it cannot tell the address
+
+
 def _register(args: argparse.Namespace, path: Path) -> int:
     parse_listen(args.listen)
+    if PLACEHOLDER_HOST in args.public_url.lower():
+        print(
+            "streamr-node: replace YOUR-PUBLIC-ADDRESS in --public-url with the public address of this "
+            "machine's network (your router's address on the internet, e.g. http://203.0.113.7:8090) "
+            "or a name that points to it",
+            file=sys.stderr,
+        )
+        return 2
 
     async def call() -> dict[str, object]:
         coordinator = Coordinator(args.coordinator)
@@ -111,59 +127,41 @@ def _run(args: argparse.Namespace, path: Path) -> int:
     return 0
 
 
-def _status(path: Path, listen: str | None) -> int:
+def _load_with_listen(path: Path, listen: str | None) -> Config:
     config = load(path)
     if listen:
         parse_listen(listen)
         config.listen = listen
-    print(f"config:      {path}")
-    print(f"node:        {config.node_id} ({config.name}), public URL {config.public_url}")
-    print(f"coordinator: {config.coordinator}, API key {config.api_key[:3]}…{config.api_key[-4:]}")
+    return config
 
-    async def me() -> dict[str, object]:
-        coordinator = Coordinator(config.coordinator, config.api_key)
-        try:
-            return await coordinator.me()
-        finally:
-            await coordinator.close()
 
-    healthy = True
-    try:
-        state = asyncio.run(me())
+def _status(path: Path, listen: str | None) -> int:
+    config = _load_with_listen(path, listen)
+    print(f"config:       {path}")
+    print(f"node:         {config.node_id} ({config.name}), public URL {config.public_url}")
+    print(f"coordinator:  {config.coordinator}, API key {config.api_key[:3]}…{config.api_key[-4:]}")
+    site, state = checks.coordinator(config)
+    healthy = site.ok
+    if state is None:
+        print(f"              {site.text}")
+    else:
         summary = f"{state['status']}, {state['approval']}, relays {state['assignment']}"
-        print(f"             reachable; {summary}")
-    except CoordinatorError as exc:
-        healthy = False
-        print(f"             {exc}")
-    host, port = config.listen_address()
-    local = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104
-    relay_ok, line = _relay_state(local, port)
-    print(f"relay:       {line}")
-    return 0 if healthy and relay_ok else 1
+        print(f"              reachable; {summary}")
+        reach, earns = checks.reachability(state, config.public_url), checks.earning(state)
+        print(f"reachability: {'ok' if reach.ok else 'NOT REACHABLE'} - {reach.text}")
+        print(f"earning:      {earns.text}")
+    relay = checks.local_agent(config)
+    print(f"relay:        {relay.text}")
+    return 0 if healthy and relay.ok else 1
 
 
-def _relay_state(host: str, port: int) -> tuple[bool, str]:
-    """Ask the local agent's /healthz; whether it answered as an agent, and a line saying so."""
-    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    other = f"something else answers on {address} (not a streamr-node agent)"
-    try:
-        relay = asyncio.run(_get_json(f"http://{address}/healthz", timeout=3))
-        ffmpeg_state = "running" if relay["ffmpeg_running"] else "stopped"
-        return True, (
-            f"running agent; stream {relay['stream']}, ffmpeg {ffmpeg_state}, "
-            f"newest segment {relay['newest_segment_age']} s, {relay['viewers']} viewer(s)"
-        )
-    except aiohttp.ClientResponseError:  # an HTTP error status: an agent's /healthz always says 200
-        return False, other
-    except (aiohttp.ClientError, TimeoutError, OSError):
-        return False, f"no agent answers on {address} (start it with: streamr-node run)"
-    except (ValueError, KeyError, TypeError):
-        return False, other
-
-
-async def _get_json(url: str, *, timeout: float) -> Any:
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http,
-        http.get(url, allow_redirects=False, raise_for_status=True) as response,
-    ):
-        return json.loads(await response.read())
+def _doctor(path: Path, listen: str | None) -> int:
+    config = _load_with_listen(path, listen)
+    print(f"streamr-node doctor: node {config.node_id} ({config.name}), config {path}")
+    findings = checks.doctor(config)
+    for finding in findings:
+        mark = "INFO" if finding.informational else "PASS" if finding.ok else "FAIL"
+        print(f"{mark}  {finding.name:<13} {finding.text}")
+    failed = [f.name for f in findings if not f.ok and not f.informational]
+    print(f"{len(failed)} check(s) failed: {', '.join(failed)}" if failed else "All checks passed.")
+    return 1 if failed else 0

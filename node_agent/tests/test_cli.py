@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from cli_runner import run_cli
 from streamr_node import cli
 from streamr_node.config import Config, load, save
 from streamr_node.server import Stats, make_app
 
-EXE = str(Path(sys.executable).parent / "streamr-node")
 COORDINATOR = "<coordinator>"
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -43,16 +42,6 @@ def test_without_config_the_default_file_is_used(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert cli.main(["run"]) == 2
     assert str(tmp_path / "streamr-node" / "config.json") in capsys.readouterr().err
-
-
-async def run_cli(*args: str) -> tuple[int, str, str]:
-    """The installed console script, in its own process, so a server can answer in this loop."""
-    process = await asyncio.create_subprocess_exec(
-        EXE, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def serving(app: web.Application) -> TestServer:

@@ -72,5 +72,5 @@ def test_status_reports_an_unreachable_coordinator_and_no_running_agent(tmp_path
     save(Config("http://127.0.0.1:9", 7, "nk_abcdefgh", "http://n:8090", "n", listen="127.0.0.1:9"), config)
     result = streamr_node("--config", str(config), "status")
     assert result.returncode == 1
-    assert "node:        7 (n)" in result.stdout and "nk_…efgh" in result.stdout
+    assert "node:         7 (n)" in result.stdout and "nk_…efgh" in result.stdout
     assert "unreachable" in result.stdout and "no agent answers" in result.stdout

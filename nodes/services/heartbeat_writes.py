@@ -46,6 +46,9 @@ class Batch:
     buckets: dict[tuple[int, datetime], Bucket] = field(default_factory=dict)
     events: list[NodeBeat] = field(default_factory=list)
     rejoined: set[int] = field(default_factory=set)
+    # Nodes whose first heartbeat or a new public URL arrived (node id -> "first_heartbeat" or
+    # "url_change"): validation probes their reachability once the batch is committed.
+    probes: dict[int, str] = field(default_factory=dict)
 
 
 def relaxed_commit() -> None:

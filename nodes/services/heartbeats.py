@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import live, tokens
-from nodes import assignment
+from nodes import assignment, signals
 from nodes.events import NodeBeat
 from nodes.models import Approval, Node
 from nodes.services.enrollment import API_KEY_PREFIX
@@ -136,6 +136,12 @@ def _judge(node: Node, beat: Heartbeat, now: datetime, batch: Batch) -> tuple[bo
         batch.rejoined.add(node.pk)
 
     totals = {name: _baseline(node, beat, name, deltas[name], new_session) for name in COUNTERS}
+    # Compared with the locked state already in hand: no query, and a beat of a node that another
+    # batch already saw is not "first" (the row lock orders the batches).
+    if node.last_seen_at is None:
+        batch.probes[node.pk] = "first_heartbeat"
+    elif beat.public_url and beat.public_url != node.public_url:
+        batch.probes[node.pk] = "url_change"
     node.last_seen_at = now
     node.stale_after = now + settings.NODE_STALE_AFTER_INTERVALS * interval * _SECOND
     node.offline_after = now + settings.NODE_OFFLINE_AFTER_INTERVALS * interval * _SECOND
@@ -232,6 +238,11 @@ def _after_commit(batch: Batch) -> None:
         live.push_many(batch.events)
     except Exception:
         log.warning("live pushes of %d heartbeats failed", len(batch.events), exc_info=True)
+    if batch.probes:  # rare: a node's first beat, or a new URL
+        try:
+            signals.node_url_seen.send(sender=Node, nodes=list(batch.probes.items()))
+        except Exception:  # the periodic re-probe catches these nodes up
+            log.warning("queueing reachability probes of %s failed", sorted(batch.probes), exc_info=True)
 
 
 def record_heartbeat(node: Node, beat: Heartbeat, *, now: datetime | None = None) -> HeartbeatResult:

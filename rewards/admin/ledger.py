@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
 
+from core import units
 from core.users import signed_in_user
 from rewards import services
 from rewards.models import LedgerEntry, Settlement
@@ -16,11 +17,16 @@ from rewards.models import LedgerEntry, Settlement
 
 @admin.register(Settlement)
 class SettlementAdmin(admin.ModelAdmin[Settlement]):
-    list_display = ["hour", "stream", "live_seconds", "pool", "credited", "nodes", "settled_at"]
+    list_display = ["hour", "stream", "live_seconds_shown", "pool", "credited", "nodes", "settled_at"]
     list_filter = ["stream", "hour"]
     list_select_related = ["stream"]
     date_hierarchy = "hour"
-    readonly_fields = [f.name for f in Settlement._meta.fields]
+    readonly_fields = [
+        {"live_seconds": "live_seconds_shown", "duration_ms": "duration_ms_shown"}.get(f.name, f.name)
+        for f in Settlement._meta.fields
+    ]
+    live_seconds_shown = units.admin_field("live_seconds", units.duration, "live")
+    duration_ms_shown = units.admin_field("duration_ms", units.milliseconds, "settling took")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # made by the hourly settlement only
@@ -74,11 +80,17 @@ class LedgerEntryAdmin(admin.ModelAdmin[LedgerEntry]):
     date_hierarchy = "created_at"
     form = CorrectionForm
 
+    bytes_served_shown = units.admin_field("bytes_served", units.data_size, "bytes served")
+
     def get_readonly_fields(self, request: HttpRequest, obj: LedgerEntry | None = None) -> list[str]:
-        return [f.name for f in LedgerEntry._meta.fields] if obj is not None else []
+        return self._shown_fields() if obj is not None else []
 
     def get_fields(self, request: HttpRequest, obj: LedgerEntry | None = None) -> list[Any]:
-        return [f.name for f in LedgerEntry._meta.fields] if obj is not None else ["user", "amount", "memo"]
+        return self._shown_fields() if obj is not None else ["user", "amount", "memo"]
+
+    @staticmethod
+    def _shown_fields() -> list[str]:
+        return [f.name if f.name != "bytes_served" else "bytes_served_shown" for f in LedgerEntry._meta.fields]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change, **kwargs)

@@ -31,12 +31,14 @@ from rewards.services.payouts import (
 )
 from rewards.services.settlement import (
     SettlementError,
+    Split,
     contributions,
     hour_start,
     live_seconds,
     settle_due,
     settle_hour,
     settle_stream_hour,
+    split_hour,
     weights,
 )
 from rewards.services.vesting import claw_back, vest_due
@@ -45,6 +47,7 @@ __all__ = [
     "Account",
     "PayoutError",
     "SettlementError",
+    "Split",
     "account",
     "add_correction",
     "approve",
@@ -74,6 +77,7 @@ __all__ = [
     "settle_due",
     "settle_hour",
     "settle_stream_hour",
+    "split_hour",
     "unvested",
     "unvested_credits",
     "vest_due",

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from core import live
 from core.errors import ServiceError
+from rewards import notifications
 from rewards.events import PayoutChanged
 from rewards.models import (
     EntryKind,
@@ -171,7 +172,9 @@ def request_payout(user: User, amount: object) -> PayoutRequest:
 
 
 def _tell(payout: PayoutRequest) -> None:
-    """Push the new state to the friend's open pages (after commit)."""
+    """Push the new state to the friend's open pages and email them (admins too for a new
+    request, batched: rewards/notifications.py), all after commit."""
+    notifications.payout_changed(payout)
     now = account(payout.user_id)
     live.push(
         PayoutChanged(

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Min, OuterRef, Q, Subquery
+from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from core import live
@@ -180,17 +180,36 @@ def _closed(moment: datetime) -> datetime:
     return start
 
 
+@dataclass(frozen=True)
+class Split:
+    """What an hour of a stream pays each node, on the data recorded so far."""
+
+    live_seconds: int
+    pool: Decimal
+    contributions: list[Contribution]
+    shares: dict[int, Decimal]  # node id -> whole cents; nodes whose share rounds to 0 are absent
+
+
+def split_hour(stream: Stream, start: datetime) -> Split:
+    """The pool of the hour starting at ``start`` and each node's share of it, from what is recorded
+    now. The one computation of pay: settlement credits it for a closed hour, and the open hour's
+    estimate (``rewards.services.estimate``) shows it for the hour so far; the rules live here only."""
+    seconds = live_seconds(stream, start)
+    pool = to_cents(stream.reward_rate_per_hour * Decimal(seconds) / Decimal(3600))
+    found = contributions(stream, start)
+    shares = split_pool(pool, weights(found)) if found else {}
+    return Split(seconds, pool, found, shares)
+
+
 def settle_stream_hour(stream: Stream, start: datetime) -> Settlement | None:
     """Settle one closed hour of one stream; None when it was settled before (nothing credited)."""
     start = _closed(start)
     if Settlement.objects.filter(stream=stream, hour=start).exists():
         return None
     began = time.monotonic()
-    seconds = live_seconds(stream, start)
-    pool = to_cents(stream.reward_rate_per_hour * Decimal(seconds) / Decimal(3600))
-    found = contributions(stream, start)
-    shares = split_pool(pool, weights(found)) if found else {}
-    by_node = {c.node_id: c for c in found}
+    split = split_hour(stream, start)
+    seconds, pool, shares = split.live_seconds, split.pool, split.shares
+    by_node = {c.node_id: c for c in split.contributions}
     memo = f"{stream.slug} {start:%Y-%m-%d %H:00} UTC"
     try:
         with transaction.atomic():
@@ -223,14 +242,19 @@ def settle_stream_hour(stream: Stream, start: datetime) -> Settlement | None:
     return settlement
 
 
-def settle_hour(start: datetime) -> list[Settlement]:
-    """Settle every stream that was live during the hour starting at ``start``."""
-    start = _closed(start)
+def streams_live_in(start: datetime) -> QuerySet[Stream]:
+    """The streams a session of which was live during the hour starting at ``start`` (so far)."""
     touched = StreamSession.objects.filter(started_at__lt=start + HOUR).filter(
         Q(ended_at__isnull=True) | Q(ended_at__gt=start)
     )
+    return Stream.objects.filter(pk__in=touched.values("stream_id")).order_by("slug")
+
+
+def settle_hour(start: datetime) -> list[Settlement]:
+    """Settle every stream that was live during the hour starting at ``start``."""
+    start = _closed(start)
     done = []
-    for stream in Stream.objects.filter(pk__in=touched.values("stream_id")).order_by("slug"):
+    for stream in streams_live_in(start):
         settlement = settle_stream_hour(stream, start)
         if settlement is not None:
             done.append(settlement)

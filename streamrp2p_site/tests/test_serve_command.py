@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -57,9 +58,17 @@ def serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], list[str]
             time.sleep(0.5)
         yield serve, manage, env, port
     finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait()
+        if serve.poll() is None:  # the test failed before stopping it: nothing may outlive the test
+            family = descendants(serve.pid)
+            serve.send_signal(signal.SIGINT)
+            try:
+                serve.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                serve.kill()
+                serve.wait()
+            for pid in family:  # a KILLed serve orphans daphne and the cluster: reap them too
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def test_serves_the_site_with_a_worker_and_sigint_leaves_no_process_behind(tmp_path):

@@ -27,7 +27,7 @@ from streams.models import Stream
 from validation import checks
 from validation.events import CheckVerdict
 from validation.models import DeliveredSegment, NodeTrust, OriginFrame, Outcome, SpotCheck
-from validation.services import delivery, scheduling
+from validation.services import delivery, penalties, scheduling
 from validation.signals import check_failed
 from validation.windows import OriginWindows, Window
 
@@ -254,7 +254,8 @@ def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Jud
         suspend = trust.consecutive_failures >= settings.SPOT_CHECK_FAILURES_TO_SUSPEND
         # However the node was reinstated (this app's action or the node admin's), K more
         # failures suspend it again.
-        if suspend and node.approval != Approval.SUSPENDED:
+        suspended_now = suspend and node.approval != Approval.SUSPENDED
+        if suspended_now:
             trust.suspended_at = now
             node_services.suspend(
                 Node.objects.filter(pk=node.pk), reason=f"{trust.consecutive_failures} failed spot-checks"
@@ -263,6 +264,8 @@ def _record(node: Node, stream: Stream, found: checks.Inspection, judgement: Jud
         scheduling.schedule_next(check, trust)
         if not passed:
             transaction.on_commit(lambda: check_failed.send(sender=SpotCheck, check=check), robust=True)
+            # Graded: the first failure warns the owner, the K-th suspends (emails after commit).
+            penalties.after_failure(node, check, trust.consecutive_failures, suspended_now=suspended_now)
         _push_verdict(node, check, passed=passed, suspended=suspend)
     log.info("spot-check node %s on %s: %s (%d ms)", node.pk, stream.slug, check.outcome, check.latency_ms)
     return check

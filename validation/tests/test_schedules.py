@@ -28,6 +28,7 @@ def test_spot_checks_and_fraud_signals_are_scheduled():
     assert scheduled == {
         "validation.tasks.start_spot_checks": 1,
         "validation.tasks.detect_fraud": 10,
+        "validation.tasks.reprobe_nodes": 5,
     }
 
 

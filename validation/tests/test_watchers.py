@@ -114,7 +114,7 @@ def test_the_home_and_streamer_pages_show_the_attested_count(client, live_alice,
     report(client, playback(client)["ticket"], node_segment(node, 1))
     report(client, playback(client, "198.51.100.9")["ticket"], node_segment(node, 1))
     home = client.get("/").content.decode()
-    assert '<td class="num">2</td>' in home
+    assert '<td class="num" data-label="Viewers">2</td>' in home
     client.force_login(live_alice.owner)
     assert "2 viewer(s) now" in client.get("/me/streams").content.decode()
 

@@ -124,7 +124,7 @@ def test_the_watch_page_plays_the_stream_from_a_verified_friend_node(
         # The same reports make this viewer one of the people the site shows as watching.
         shown = {s["slug"]: s["viewers"] for s in httpx.get(site + "/api/v1/streams", timeout=10).json()}
         assert shown["alice"] == 1
-        assert '<td class="num">1</td>' in httpx.get(site + "/", timeout=10).text
+        assert '<td class="num" data-label="Viewers">1</td>' in httpx.get(site + "/", timeout=10).text
     finally:
         stop_process(publisher)
 

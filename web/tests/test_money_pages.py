@@ -49,7 +49,7 @@ def test_a_friend_sets_a_method_and_requests_a_payout_on_the_page(client, friend
 def test_the_leaderboard_page_ranks_friends(client, friend, outsider, earned):
     client.force_login(outsider)
     page = client.get("/leaderboard?window=7d").content.decode()
-    assert "<td>friend</td>" in page and "100.0 %" in page and "6.00 USD" in page
+    assert '<td data-label="Friend">friend</td>' in page and "100.0 %" in page and "6.00 USD" in page
 
 
 def test_the_leaderboard_page_has_an_empty_state_and_ignores_unknown_windows(client, outsider):

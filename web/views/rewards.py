@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
-from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -18,28 +16,7 @@ from django.views.decorators.http import require_http_methods
 from core.users import signed_in_user
 from rewards import reports, services
 from rewards.models import MethodKind, PayoutMethod, PayoutRequest
-
-CHART_WIDTH, CHART_HEIGHT = 600, 160
-
-
-def bar_chart(periods: list[dict[str, Any]], *, label_format: str) -> dict[str, Any]:
-    """Bars for an inline SVG chart (no chart library: the page works offline and without JS)."""
-    peak = max((p["amount"] for p in periods), default=Decimal(0)) or Decimal(1)
-    slot = CHART_WIDTH / max(len(periods), 1)
-    bars = []
-    for i, period in enumerate(periods):
-        height = float(period["amount"] / peak) * (CHART_HEIGHT - 20)
-        bars.append(
-            {
-                "x": round(i * slot + slot * 0.1, 1),
-                "width": round(slot * 0.8, 1),
-                "y": round(CHART_HEIGHT - 14 - height, 1),
-                "height": round(height, 1),
-                "label": period["start"].strftime(label_format),
-                "amount": period["amount"],
-            }
-        )
-    return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "label_every": max(1, len(bars) // 8)}
+from web import charts
 
 
 @login_required
@@ -55,7 +32,12 @@ def my_earnings(request: HttpRequest) -> HttpResponse:
         "by": by,
         "days": days,
         "found": found,
-        "chart": bar_chart(found["periods"], label_format="%H:00" if by == "hour" else "%m-%d"),
+        "chart": charts.bar_chart(
+            [(p["start"], p["amount"]) for p in found["periods"]],
+            label_format="%H:00" if by == "hour" else "%m-%d",
+            description=f"Earnings by {by}",
+            unit=lambda amount: f"{amount} {settings.CURRENCY}",
+        ),
         "balance": services.balance(user.pk),
         "currency": settings.CURRENCY,
     }

@@ -14,6 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from core import live_outbox
+
 
 class Command(BaseCommand):
     help = "Run daphne (ASGI) and a django-q2 cluster together until Ctrl-C."
@@ -34,9 +36,16 @@ class Command(BaseCommand):
             "streamrp2p_site.asgi:application",
         ]
         commands = {"web": [sys.executable, *web], "worker": [sys.executable, manage, "qcluster"]}
+        # Without Redis each process has its own in-memory channel layer: the worker's pushes
+        # (spot-checks, settlement, payouts) go through a database outbox the web process relays
+        # (core/live_outbox.py). With Redis both share its layer and nothing is relayed.
+        roles = {} if settings.REDIS_URL else {"web": "drain", "worker": "write"}
         # Each child leads its own process group, so stopping reaches a qcluster's workers too.
         children = {
-            name: subprocess.Popen(cmd, start_new_session=True, cwd=settings.BASE_DIR) for name, cmd in commands.items()
+            name: subprocess.Popen(
+                cmd, start_new_session=True, cwd=settings.BASE_DIR, env=_env(live_outbox.ROLE_ENV, roles.get(name))
+            )
+            for name, cmd in commands.items()
         }
         self.stdout.write(
             f"Serving http://{options['host']}:{options['port']}/ with a django-q2 worker. Ctrl-C stops both."
@@ -82,3 +91,10 @@ class Command(BaseCommand):
 def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signum)
+
+
+def _env(name: str, value: str | None) -> dict[str, str]:
+    env = {key: val for key, val in os.environ.items() if key != name}
+    if value:
+        env[name] = value
+    return env
