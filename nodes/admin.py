@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from core import units
+from core.records_admin import ReadOnlyAdmin
 from nodes import services
 from nodes.models import EnrollmentToken, Node, NodeMinute
 
@@ -106,7 +107,10 @@ class NodeAdmin(admin.ModelAdmin[Node]):
 
 
 @admin.register(NodeMinute)
-class NodeMinuteAdmin(admin.ModelAdmin[NodeMinute]):
+class NodeMinuteAdmin(ReadOnlyAdmin[NodeMinute]):
+    """Buckets are what settlement paid for: shown, never added, edited or deleted here. Retention
+    (nodes.services, hourly) is the one path that deletes them."""
+
     list_display = [
         "node",
         "minute",
@@ -122,17 +126,6 @@ class NodeMinuteAdmin(admin.ModelAdmin[NodeMinute]):
     date_hierarchy = "minute"
     readonly_fields = [f.name if f.name != "bytes_served" else "bytes_served_shown" for f in NodeMinute._meta.fields]
     bytes_served_shown = units.admin_field("bytes_served", units.data_size, "bytes served")
-
-    # Buckets are what settlement paid for: shown, never added, edited or deleted here (no bulk
-    # "delete selected" either). Retention (nodes.services, hourly) is the one path that deletes them.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(EnrollmentToken)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core import units
+from core.records_admin import ReadOnlyAdmin
 from nodes.admin import NodeAdmin
 from nodes.models import Node
 from validation import services
@@ -133,8 +134,9 @@ class ReachabilityProbeAdmin(admin.ModelAdmin[ReachabilityProbe]):
 
 
 @admin.register(Appeal)
-class AppealAdmin(admin.ModelAdmin[Appeal]):
-    """Owners' appeals of suspensions and what their re-check decided (validation/services/appeals.py)."""
+class AppealAdmin(ReadOnlyAdmin[Appeal]):
+    """Owners' appeals of suspensions and what their re-check decided (validation/services/appeals.py):
+    the record of a decision, made by the re-check only, never added, edited or deleted here."""
 
     list_display = ["opened_at", "node", "opened_by", "outcome", "decided_at", "recheck_evidence"]
     list_filter = ["outcome", "opened_at"]
@@ -151,16 +153,6 @@ class AppealAdmin(admin.ModelAdmin[Appeal]):
         url = reverse("admin:validation_spotcheck_change", args=[appeal.recheck_id])
         check = appeal.recheck
         return format_html('<a href="{}">{} ({} ms)</a>', url, check.get_outcome_display(), check.latency_ms)
-
-    # The record of a decision: made by the appeal's re-check only, never edited or deleted here.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class CheckedNodeAdmin(NodeAdmin):

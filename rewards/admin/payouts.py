@@ -16,6 +16,7 @@ from django.db.models import Avg, Count, Model, OuterRef, QuerySet, Subquery, Su
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from core.records_admin import ReadOnlyAdmin
 from core.users import signed_in_user
 from rewards import services
 from rewards.models import AuditEntry, PayoutBatch, PayoutMethod, PayoutRequest, PayoutStatus
@@ -23,19 +24,6 @@ from rewards.split import sum_to_cents
 from validation.models import FraudFlag, NodeTrust
 
 M = TypeVar("M", bound=Model)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[M]):
-    """Rows change only through services; the admin shows them and runs actions."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ReadOnlyInline(admin.TabularInline[Any, Any]):
