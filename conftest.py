@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 
 from streams import services
 from streams.models import Stream
@@ -29,6 +30,22 @@ def pytest_configure(config: pytest.Config) -> None:
     """`make test` runs on pytest-xdist workers: each has its own test database (pytest-django)
     and, from here, its own Redis database (testkit/workers.py)."""
     isolate_redis()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's, then at the end of the session: close the sessions that threads of this
+    process still hold on the test database (the heartbeat batch writer and other worker threads
+    keep one connection each for the process's life), so that dropping it does not fail with
+    "database … is being accessed by other users" and leave it behind."""
+    yield
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 @pytest.fixture(autouse=True)

@@ -110,7 +110,7 @@ class FraudFlagAdmin(admin.ModelAdmin[FraudFlag]):
         self.message_user(request, f"{len(resolved)} flag(s) resolved.")
 
 
-PROBE_FIELDS = ["node", "checked_at", "url", "ok", "verdict", "trigger", "latency_ms", "detail", "staff_detail"]
+PROBE_FIELDS = ["node", "checked_at", "url", "ok", "verdict", "trigger", "latency_ms_shown", "detail", "staff_detail"]
 
 
 @admin.register(ReachabilityProbe)
@@ -118,7 +118,8 @@ class ReachabilityProbeAdmin(admin.ModelAdmin[ReachabilityProbe]):
     """Reachability probes (validation/reachability.py): what the owner was told, and for staff the
     exception text or status behind it."""
 
-    list_display = ["checked_at", "node", "verdict", "ok", "trigger", "latency_ms", "url"]
+    list_display = ["checked_at", "node", "verdict", "ok", "trigger", "latency_ms_shown", "url"]
+    latency_ms_shown = units.admin_field("latency_ms", units.milliseconds, "latency")
     list_filter = ["verdict", "ok", "trigger", "checked_at"]
     list_select_related = ["node"]
     search_fields = ["node__name", "node__owner__username", "url"]
@@ -152,7 +153,8 @@ class AppealAdmin(ReadOnlyAdmin[Appeal]):
             return "—"
         url = reverse("admin:validation_spotcheck_change", args=[appeal.recheck_id])
         check = appeal.recheck
-        return format_html('<a href="{}">{} ({} ms)</a>', url, check.get_outcome_display(), check.latency_ms)
+        latency = units.milliseconds(check.latency_ms)
+        return format_html('<a href="{}">{} ({})</a>', url, check.get_outcome_display(), latency)
 
 
 class CheckedNodeAdmin(NodeAdmin):

@@ -60,3 +60,9 @@ def test_probes_are_not_added_or_edited_by_hand(admin_client, refused):
         f"/admin/validation/reachabilityprobe/{refused.pk}/change/", {"verdict": "ok", "ok": "on", "detail": "fine"}
     )
     assert ReachabilityProbe.objects.get(pk=refused.pk).verdict == "refused"
+
+
+def test_the_list_shows_each_probes_latency_in_milliseconds(admin_client, refused):
+    ReachabilityProbe.objects.filter(pk=refused.pk).update(latency_ms=850)
+    page = admin_client.get("/admin/validation/reachabilityprobe/").content.decode()
+    assert "850 ms" in page
