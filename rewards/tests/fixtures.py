@@ -15,7 +15,7 @@ from django.utils import timezone
 from nodes.models import Node
 from rewards import services
 from rewards.models import LedgerEntry
-from rewards.tests.helpers import relayed
+from rewards.tests.helpers import origin_alive, relayed
 from streams import services as stream_services
 from streams.models import Origin, OriginMinute, Stream, StreamSession
 
@@ -96,3 +96,24 @@ def earned(live_alice: Callable[..., Stream], register: Any, hour: datetime, fri
     relayed(node, alice, hour, range(60))
     services.settle_hour(hour)
     return node
+
+
+@pytest.fixture
+def live_this_hour(make_stream: Callable[..., tuple[Stream, str]]) -> Callable[..., Stream]:
+    """live_this_hour(slug, rate): the stream goes live, its session backdated to the start of the
+    current hour and the origin alive in every minute so far, so the open hour already has a pool
+    however early in a minute the test runs (a session begun in a minute's last second has ~0 s
+    live, and an estimate of 0.00 is then right)."""
+
+    def go_live(slug: str = "live", rate: str = "12.00") -> Stream:
+        stream, key = make_stream(slug, reward_rate_per_hour=Decimal(rate))
+        stream_services.admit_publish(
+            stream_services.PublishRequest(origin=Origin.SRS, app="live", slug=slug, key=key, client_id="c")
+        )
+        now = timezone.now()
+        start = services.hour_start(now)
+        StreamSession.objects.filter(stream=stream).update(started_at=start)
+        origin_alive(stream, start, range(int((now - start).total_seconds() // 60) + 1))
+        return stream
+
+    return go_live

@@ -16,9 +16,7 @@ from nodes.models import Node
 from rewards import services
 from rewards.models import LedgerEntry
 from rewards.services import estimate
-from rewards.tests.helpers import attested, origin_alive, relayed
-from streams import services as stream_services
-from streams.models import Origin
+from rewards.tests.helpers import attested, relayed
 from validation.models import Outcome, SpotCheck
 
 pytestmark = pytest.mark.django_db
@@ -70,15 +68,10 @@ def test_is_cached_for_a_few_seconds_and_moves_once_the_cache_expires(live_alice
 
 
 def test_the_earnings_api_answers_the_open_hour_as_decimal_strings(
-    client, friend: User, register, node_client, make_stream
+    client, friend: User, register, node_client, live_this_hour
 ):
-    stream, key = make_stream("live", reward_rate_per_hour=Decimal("12.00"))
-    stream_services.admit_publish(
-        stream_services.PublishRequest(origin=Origin.SRS, app="live", slug="live", key=key, client_id="c")
-    )
-    now = timezone.now()
-    start = services.hour_start(now)
-    origin_alive(stream, start, range(int((now - start).total_seconds() // 60) + 1))
+    live_this_hour("live")
+    start = services.hour_start(timezone.now())
     node, api_key = register("den")
     agent = node_client(api_key)
     for _ in range(2):  # the first beat gets the assignment; the second is counted for it

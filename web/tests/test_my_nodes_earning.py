@@ -8,25 +8,15 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from rewards import services
-from rewards.tests.helpers import origin_alive
-from streams import services as stream_services
-from streams.models import Origin
 from validation.models import ReachabilityProbe, ReachabilityVerdict
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def relaying(make_stream, register, node_client, friend):
+def relaying(live_this_hour, register, node_client, friend):
     """'den' of the friend relays the live stream 'live' (rate 12.00/hour), healthy, this minute."""
-    stream, key = make_stream("live", reward_rate_per_hour=Decimal("12.00"))
-    stream_services.admit_publish(
-        stream_services.PublishRequest(origin=Origin.SRS, app="live", slug="live", key=key, client_id="c")
-    )
-    now = timezone.now()
-    start = services.hour_start(now)
-    origin_alive(stream, start, range(int((now - start).total_seconds() // 60) + 1))
+    live_this_hour("live")
     node, api_key = register("den", user=friend)
     agent = node_client(api_key)
     for _ in range(2):  # the first beat gets the assignment; the second is counted for it
