@@ -1,8 +1,7 @@
-"""Template filters for human units (``{% load units %}``): the formatters of ``core.units``."""
+"""Template filters for human units (``{% load units %}``): the formatters of ``core.units``,
+registered as they are."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django import template
 
@@ -10,27 +9,5 @@ from core import units
 
 register = template.Library()
 
-
-@register.filter
-def data_size(value: Any) -> str:
-    return units.data_size(value)
-
-
-@register.filter
-def seconds(value: Any) -> str:
-    return units.seconds(value)
-
-
-@register.filter
-def milliseconds(value: Any) -> str:
-    return units.milliseconds(value)
-
-
-@register.filter
-def duration(value: Any) -> str:
-    return units.duration(value)
-
-
-@register.filter
-def percent(value: Any) -> str:
-    return units.percent(value)
+for _formatter in (units.data_size, units.seconds, units.milliseconds, units.duration, units.percent):
+    register.filter(_formatter.__name__, _formatter)
